@@ -1,0 +1,133 @@
+"""Untrusted YAML → plain Python values that remember the line each value came from.
+
+Contributors commit suite and annotation files, so they are parsed with PyYAML's safe
+constructors only, duplicate keys are rejected (PyYAML silently keeps the last one),
+and anchors/aliases are refused before anything is expanded (no "billion laughs").
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import EdgecasesError
+
+MAX_YAML_BYTES = 8 * 1024 * 1024  # a suite or review file this large is a mistake, not data
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LocDict(dict):
+    """A mapping that remembers its own line and the line of each key (1-based)."""
+
+    line: int = 0
+    key_lines: dict
+
+    def line_of(self, key: Any) -> int:
+        """Line of ``key`` if present, else the mapping's own line."""
+        return self.key_lines.get(key, self.line)
+
+
+class LocList(list):
+    """A sequence that remembers its own line and the line of each item (1-based)."""
+
+    line: int = 0
+    item_lines: list
+
+    def line_of(self, index: int) -> int:
+        """Line of item ``index``, else the sequence's own line."""
+        return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
+
+
+def load_yaml(path: Path, display: str | None = None) -> Any:
+    """Parse one YAML file into LocDict/LocList/scalars, or raise EdgecasesError naming file and line."""
+    shown = display or str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise EdgecasesError(f"cannot read file: {exc.strerror}", shown) from None
+    if path.is_dir():
+        raise EdgecasesError("expected a YAML file, found a directory", shown)
+    if size > MAX_YAML_BYTES:
+        raise EdgecasesError(f"file is {size} bytes; YAML files over {MAX_YAML_BYTES} bytes are refused", shown,
+                             hint="split it into several files")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise EdgecasesError(f"not valid UTF-8 (byte {exc.start})", shown, line, hint="save the file as UTF-8") from None
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or "invalid YAML"
+        hint = "YAML indentation must use spaces, not tabs" if _char_at(text, mark) == "\t" else None
+        raise EdgecasesError(f"YAML syntax error: {problem}", shown, line, hint=hint) from None
+    except yaml.YAMLError as exc:
+        raise EdgecasesError(f"YAML error: {exc}", shown) from None
+    if node is None:
+        return None
+    return _convert(node, shown, set())
+
+
+def _convert(node: yaml.Node, shown: str, seen: set[int]) -> Any:
+    line = node.start_mark.line + 1
+    # The composer turns an alias into a second reference to the anchored node. Meeting a
+    # collection node twice therefore means an alias: refuse it before anything is expanded,
+    # which also stops "billion laughs" bombs and self-referencing documents.
+    if not isinstance(node, yaml.ScalarNode):
+        if id(node) in seen:
+            raise EdgecasesError(f"anchors and aliases (*name) are not supported (anchor on line {line})", shown, line,
+                                 hint="write the value out, or use the suite's `defaults:` section")
+        seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        out = LocDict()
+        out.line, out.key_lines = line, {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise EdgecasesError("merge keys (<<) are not supported", shown, key_node.start_mark.line + 1,
+                                     hint="use the suite's `defaults:` section for shared settings")
+            key = _convert(key_node, shown, seen)
+            if isinstance(key, (dict, list)):
+                raise EdgecasesError("a mapping key must be a plain value", shown, key_node.start_mark.line + 1)
+            if key in out:
+                raise EdgecasesError(f"duplicate key '{key}' (first on line {out.key_lines[key]})", shown,
+                                     key_node.start_mark.line + 1, hint="remove one of them")
+            out.key_lines[key] = key_node.start_mark.line + 1
+            out[key] = _convert(value_node, shown, seen)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        seq = LocList()
+        seq.line, seq.item_lines = line, []
+        for item in node.value:
+            seq.item_lines.append(item.start_mark.line + 1)
+            seq.append(_convert(item, shown, seen))
+        return seq
+    return _scalar(node, shown)
+
+
+def _scalar(node: yaml.ScalarNode, shown: str) -> Any:
+    try:
+        return _SCALARS.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        raise EdgecasesError(f"invalid value {node.value!r}: {exc}", shown, node.start_mark.line + 1) from None
+
+
+_SCALARS = yaml.constructor.SafeConstructor()
+
+
+def _char_at(text: str, mark: Any) -> str:
+    """The character a YAML error points at, or '' when the mark is outside the text."""
+    if mark is None:
+        return ""
+    lines = text.splitlines()
+    if mark.line < len(lines) and mark.column < len(lines[mark.line]):
+        return lines[mark.line][mark.column]
+    return ""
