@@ -153,6 +153,7 @@ class CategoryResult:
     agreement: dict[str, Any] = field(default_factory=dict)
     baseline: dict[str, Any] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)   # model fingerprint, device, precision, versions
+    index: int = 0                    # position in its suite, so reports keep the declared order
 
     def failures(self) -> list[ExampleResult]:
         """Scored wrong answers, worst first: high severity, then confident mistakes."""

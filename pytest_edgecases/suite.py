@@ -78,7 +78,7 @@ class ModelSpec:
 class Preprocess:
     """Declared preprocessing, or an import path to a callable(PIL image) -> CHW float tensor."""
 
-    resize: tuple[int, int] | None = None
+    resize: tuple[int, ...] | None = None  # (short side,) or (height, width)
     center_crop: tuple[int, int] | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
@@ -344,16 +344,18 @@ def _parse_preprocess(ctx: _Ctx, raw: Any, line: int) -> Preprocess:
     pre = ctx.mapping(raw, line, "preprocess")
     ctx.check_keys(pre, PREPROCESS_KEYS, "preprocess")
 
-    def size(key: str) -> tuple[int, int] | None:
+    def size(key: str) -> tuple[int, ...] | None:
+        # As in torchvision: resize: N scales the shorter side to N; [H, W] is exact; crop N is N x N.
         if key not in pre:
             return None
         value, where = pre[key], pre.line_of(key)
         if isinstance(value, int) and not isinstance(value, bool):
-            value = [value, value]
-        if (not isinstance(value, list) or len(value) != 2
+            value = [value] if key == "resize" else [value, value]
+        if (not isinstance(value, list) or len(value) not in (1, 2)
                 or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 8192 for v in value)):
-            raise ctx.error(f"preprocess.{key} must be [height, width] in pixels (1..8192), got {_kind(value)}", where)
-        return (value[0], value[1])
+            raise ctx.error(f"preprocess.{key} must be N or [height, width] in pixels (1..8192), got {_kind(value)}",
+                            where)
+        return tuple(value) if key == "resize" else (value[0], value[-1])
 
     def triple(key: str, positive: bool) -> tuple[float, ...] | None:
         if key not in pre:

@@ -1,0 +1,90 @@
+"""The pytest File (a suite YAML) and Item (a category) classes."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator
+
+import pytest
+
+from .errors import EdgecasesError
+from .terminal import failure_message
+
+if TYPE_CHECKING:
+    from .records import CategoryResult
+    from .session import EdgecasesSession
+    from .suite import Category, Suite
+
+
+class CategoryFailed(Exception):
+    """A category missed a threshold; carries its result for a readable failure message."""
+
+    def __init__(self, result: "CategoryResult"):
+        super().__init__(result.category)
+        self.result = result
+
+
+class SuiteFile(pytest.File):
+    """An edge-case suite file: one item per category (and per level of a synthetic category)."""
+
+    def collect(self) -> Iterator["CategoryItem"]:
+        from .plugin import session_of
+
+        try:
+            loaded = session_of(self.config).load(self.path)
+        except EdgecasesError as exc:
+            raise self.CollectError(str(exc)) from None
+        for index, category in enumerate(loaded.suite.categories):
+            yield CategoryItem.from_parent(self, name=category.test_name, suite=loaded.suite, category=category,
+                                           index=index)
+
+
+class CategoryItem(pytest.Item):
+    """One edge-case category, judged against its thresholds after the session's single inference."""
+
+    def __init__(self, *, suite: "Suite", category: "Category", index: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.category = category
+        self.index = index
+        self.result: "CategoryResult | None" = None
+        self.add_marker("edgecases")
+        if category.transform is not None:
+            self.add_marker("synthetic")
+
+    def runtest(self) -> None:
+        """Judge the category; raise CategoryFailed when a threshold is missed."""
+        from .plugin import session_of
+
+        session = session_of(self.config)
+        session.prepare([(self.suite, self.category)])  # no-op when the run loop prepared everything
+        result = session.judge(self.suite, self.category, self.index)
+        self.result = result
+        self.user_properties.extend(junit_properties(result))
+        if not result.passed:
+            raise CategoryFailed(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        """A table, not a traceback: the user's YAML or data is at fault, not our code."""
+        if isinstance(excinfo.value, CategoryFailed):
+            return failure_message(excinfo.value.result)
+        if isinstance(excinfo.value, EdgecasesError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        """Point at the category's line in the suite file."""
+        return self.path, self.category.line - 1 if self.category.line else None, \
+            f"edge-case category: {self.category.test_name}"
+
+
+def junit_properties(result: "CategoryResult") -> list[tuple[str, Any]]:
+    """The figures CI dashboards chart, as JUnit XML properties."""
+    props: list[tuple[str, Any]] = [
+        ("edgecases.images", result.n_examples), ("edgecases.scored", result.n_scored),
+        ("edgecases.correct", result.n_correct),
+        ("edgecases.accuracy", "" if result.accuracy is None else round(result.accuracy, 4)),
+        ("edgecases.ci_low", "" if result.ci_low is None else round(result.ci_low, 4)),
+        ("edgecases.ci_high", "" if result.ci_high is None else round(result.ci_high, 4)),
+        ("edgecases.regressions", result.regressions), ("edgecases.fixed", result.fixed),
+    ]
+    props += [(f"edgecases.failures.{sev}", n) for sev, n in result.failures_by_severity.items()]
+    return props

@@ -1,0 +1,243 @@
+"""pytest hooks and options only; the work lives in session.py and the pure modules.
+
+Nothing heavy is imported here: torch is imported only once ``--edgecases`` is given and
+inference starts, so having the plugin installed costs ordinary pytest runs nothing.
+"""
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generator
+
+import pytest
+
+if TYPE_CHECKING:
+    from .session import EdgecasesSession
+
+SESSION_KEY = pytest.StashKey["EdgecasesSession"]()
+DEFAULT_PATTERNS = ["edgecases.yaml", "*.edgecases.yaml"]
+
+# name, ini default, help. Every option is also an ini key (dashes become underscores).
+_OPTIONS = [
+    ("device", "auto", "where inference runs: auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"),
+    ("batch-size", "32", "inference batch size"),
+    ("report", "edgecases-report.html", "self-contained HTML report path ('none' disables)"),
+    ("results", "", "write one row per example to PATH (.csv or .json)"),
+    ("baseline", "", "compare this run with a saved baseline"),
+    ("save-baseline", "", "save this run as a baseline"),
+    ("review-queue", "", "write annotation stubs for examples that need human review"),
+    ("markdown", "", "write a Markdown summary (CI step summary, PR comment)"),
+    ("cache-dir", "", "where cached predictions live (default: inside pytest's cache directory)"),
+    ("precision", "fp32", "inference precision on accelerators: fp32, bf16 or fp16"),
+]
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Register pytest_edgecases_load_model for conftest.py files."""
+    from . import hookspec
+
+    pluginmanager.add_hookspecs(hookspec)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Command-line options, each mirrored by an ini key."""
+    group = parser.getgroup("edgecases", "edge-case suites (pytest-edgecases)")
+    group.addoption("--edgecases", action="store_true", default=None, help="collect and run edge-case suites")
+    parser.addini("edgecases", "collect and run edge-case suites", type="bool", default=False)
+    for name, default, text in _OPTIONS:
+        group.addoption(f"--edgecases-{name}", default=None, metavar="VALUE", help=text)
+        parser.addini(f"edgecases_{name.replace('-', '_')}", text, default=default)
+    group.addoption("--edgecases-no-cache", action="store_true", default=None,
+                    help="ignore and do not write the prediction cache")
+    parser.addini("edgecases_no_cache", "ignore and do not write the prediction cache", type="bool", default=False)
+    parser.addini("edgecases_files", "glob patterns of suite files", type="linelist", default=DEFAULT_PATTERNS)
+
+
+def _get(config: pytest.Config, name: str) -> Any:
+    """The command line wins over the ini file."""
+    value = config.getoption(f"edgecases_{name.replace('-', '_')}")
+    return value if value is not None else config.getini(f"edgecases_{name.replace('-', '_')}")
+
+
+def _path(config: pytest.Config, name: str) -> Path | None:
+    value = _get(config, name)
+    if value in (None, "") or str(value).lower() == "none":
+        return None
+    base = config.invocation_params.dir if config.getoption(f"edgecases_{name.replace('-', '_')}") else config.rootpath
+    return (Path(base) / str(value)).resolve()
+
+
+def enabled(config: pytest.Config) -> bool:
+    """True when --edgecases (or the ini key) asks for edge-case suites."""
+    flag = config.getoption("edgecases")
+    return bool(flag if flag is not None else config.getini("edgecases"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Validate options and create the session (only when edge cases are asked for)."""
+    config.addinivalue_line("markers", "edgecases: an edge-case category from a suite YAML file")
+    config.addinivalue_line("markers", "synthetic: a level of a synthetic (transformed) edge-case category")
+    if not enabled(config):
+        return
+    from .session import EdgecasesSession, Options
+
+    try:
+        batch_size = int(_get(config, "batch-size"))
+        if batch_size < 1:
+            raise ValueError
+    except ValueError:
+        raise pytest.UsageError(f"--edgecases-batch-size must be a whole number >= 1, "
+                                f"got {_get(config, 'batch-size')!r}") from None
+    precision = str(_get(config, "precision")).lower()
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise pytest.UsageError(f"--edgecases-precision must be fp32, bf16 or fp16, got {precision!r}")
+    device = str(_get(config, "device")).lower()
+    if not (device in ("auto", "cpu", "cuda", "mps") or (device.startswith("cuda:") and device[5:].isdigit())):
+        raise pytest.UsageError(f"--edgecases-device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    results = _path(config, "results")
+    if results is not None and results.suffix.lower() not in (".csv", ".json"):
+        raise pytest.UsageError(f"--edgecases-results must end in .csv or .json, got {results.name!r}")
+    no_cache = config.getoption("edgecases_no_cache")
+    no_cache = bool(no_cache if no_cache is not None else config.getini("edgecases_no_cache"))
+    cache_dir = _path(config, "cache-dir")
+    if cache_dir is None and not no_cache:
+        cache_dir = _default_cache_dir(config)
+    options = Options(device=device, batch_size=batch_size, precision=precision, report=_opt_str(_path(config, "report")),
+                      results=_opt_str(results), baseline=_opt_str(_path(config, "baseline")),
+                      save_baseline=_opt_str(_path(config, "save-baseline")),
+                      review_queue=_opt_str(_path(config, "review-queue")),
+                      markdown=_opt_str(_path(config, "markdown")), cache_dir=cache_dir, no_cache=no_cache)
+    workerinput = getattr(config, "workerinput", None)
+    run_id = workerinput.get("testrunuid") if workerinput else None
+    config.stash[SESSION_KEY] = EdgecasesSession(
+        options, config.rootpath, worker_id=workerinput.get("workerid") if workerinput else None, run_id=run_id,
+        write=lambda line: _write_line(config, line),
+        model_hook=lambda suite, device: config.hook.pytest_edgecases_load_model(suite=suite, device=device))
+    if workerinput is None:
+        config.pluginmanager.register(RunReporter(config), "edgecases-run-reporter")
+
+
+def _opt_str(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+def _default_cache_dir(config: pytest.Config) -> Path | None:
+    cache = getattr(config, "cache", None)
+    if cache is None:   # -p no:cacheprovider
+        return None
+    try:
+        return Path(cache.mkdir("edgecases"))
+    except OSError:
+        return None     # read-only project: run without a cache rather than fail
+
+
+def session_of(config: pytest.Config) -> "EdgecasesSession":
+    """The run's EdgecasesSession (exists only with --edgecases)."""
+    return config.stash[SESSION_KEY]
+
+
+def _write_line(config: pytest.Config, line: str) -> None:
+    """Write around output capturing, as pytest's live logging does."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or hasattr(config, "workerinput"):
+        return
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if capman is not None:
+        with capman.global_and_fixture_disabled():
+            reporter.write_line(line)
+    else:
+        reporter.write_line(line)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Suite files become SuiteFile collectors, only with --edgecases."""
+    config = parent.config
+    if SESSION_KEY not in config.stash:
+        return None
+    patterns = config.getini("edgecases_files") or DEFAULT_PATTERNS
+    if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in patterns):
+        from .nodes import SuiteFile
+
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
+    """Infer every selected category once, before the first item runs (after -k/-m deselection)."""
+    config = session.config
+    if SESSION_KEY in config.stash and not config.option.collectonly and not (
+            session.testsfailed and not config.option.continue_on_collection_errors):
+        from .nodes import CategoryItem
+
+        selected = [(i.suite, i.category) for i in session.items if isinstance(i, CategoryItem)]
+        if selected:
+            session_of(config).prepare(selected)
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """Attach the category's result to its report, so the controller gets it under xdist too."""
+    report = yield
+    result = getattr(item, "result", None)
+    if report.when == "call" and result is not None and hasattr(result, "to_dict"):
+        report.edgecases = result.to_dict()
+        report.edgecases_description = item.category.description  # type: ignore[attr-defined]
+    return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """With -v, show each category's accuracy and description after its outcome."""
+    data = getattr(report, "edgecases", None)
+    if data is None or report.when != "call" or config.get_verbosity() < 1:
+        return None
+    from .terminal import percent
+
+    extra = percent(data.get("accuracy"))
+    if data.get("ci_low") is not None:
+        extra += f" [{percent(data['ci_low'])}–{percent(data['ci_high'])}]"
+    if data.get("description"):
+        extra += f" · {data['description']}"
+    word = "PASSED" if report.passed else "FAILED"
+    return report.outcome, "." if report.passed else "F", (f"{word} ({extra})", {"green": report.passed,
+                                                                                "red": not report.passed})
+
+
+class RunReporter:
+    """Controller-side collector, registered per run (no module globals: pytester runs stay apart)."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Gather each category's result from its report (also the reports xdist workers send)."""
+        data = getattr(report, "edgecases", None)
+        if data is not None and report.when == "call":
+            from .records import CategoryResult
+
+            session_of(self.config).results.append(CategoryResult.from_dict(data))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Write the results file, report and other outputs once, from the gathered results."""
+        from .outputs import write_outputs
+
+        edge = session_of(self.config)
+        edge.results.sort(key=lambda r: (r.suite_file, r.index))
+        if edge.results:
+            write_outputs(edge)
+        edge.cleanup_run_files()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """End the run with one table of all categories."""
+        edge = session_of(self.config)
+        if not edge.results:
+            return
+        from .terminal import summary_table
+
+        terminalreporter.write_sep("=", "edge cases")
+        for line in summary_table(edge.results).splitlines():
+            terminalreporter.write_line(line)
+        for note in edge.notes:
+            terminalreporter.write_line(note)

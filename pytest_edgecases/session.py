@@ -1,0 +1,265 @@
+"""One run's state and work: parse suites, infer every selected image once, judge categories.
+
+The pytest glue (plugin.py, nodes.py) hands over to an EdgecasesSession kept in
+``config.stash``. Under pytest-xdist each worker has its own session; inference is still
+done once per run because the first worker to take the run's lock infers every selected
+image into a shared, content-addressed store and the others read it from there.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from . import __version__
+from .annotations import Review, load_annotations
+from .cache import PredictionCache
+from .errors import EdgecasesError
+from .images import ImageError, read_bytes
+from .records import CategoryResult, Prediction
+from .suite import Category, Suite, load_suite
+from .verdicts import Scored, judge
+
+
+@dataclass
+class Options:
+    """The command-line / ini options, resolved."""
+
+    device: str = "auto"
+    batch_size: int = 32
+    precision: str = "fp32"
+    report: str | None = "edgecases-report.html"
+    results: str | None = None
+    baseline: str | None = None
+    save_baseline: str | None = None
+    review_queue: str | None = None
+    markdown: str | None = None
+    cache_dir: Path | None = None
+    no_cache: bool = False
+
+
+@dataclass
+class Loaded:
+    """A suite and its reviews, parsed once per process."""
+
+    suite: Suite
+    reviews: dict[tuple[str, str], Review] = field(default_factory=dict)
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that change the numbers: part of every cache key and baseline."""
+    out = {"pytest-edgecases": __version__}
+    for dist in ("torch", "torchvision", "pillow", "numpy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "absent"
+    return out
+
+
+class EdgecasesSession:
+    """Everything one pytest process knows about the edge-case run."""
+
+    def __init__(self, options: Options, rootdir: Path, *, worker_id: str | None = None,
+                 run_id: str | None = None, write: Callable[[str], None] | None = None,
+                 model_hook: Callable[[Suite, Any], Any] | None = None):
+        self.options = options
+        self.rootdir = rootdir.resolve()
+        self.worker_id = worker_id
+        self.run_id = run_id
+        self.write = write or (lambda line: None)
+        self.model_hook = model_hook
+        self.loaded: dict[Path, Loaded] = {}
+        self.selected: list[tuple[Suite, Category]] = []
+        self.predictions: dict[str, Prediction] = {}
+        self.shas: dict[Path, str] = {}
+        self.keys: dict[tuple[Path, str, str], str] = {}   # (suite, category test name, example path) -> key
+        self.failures: dict[Path, EdgecasesError] = {}      # suite -> why it could not be inferred
+        self.run_info: dict[Path, dict[str, Any]] = {}
+        self.prepared = False
+        self.results: list[CategoryResult] = []             # filled from reports (controller side)
+        self.notes: list[str] = []                          # lines for the end of the terminal summary
+        self.today = dt.date.today()
+
+    # -- collection ---------------------------------------------------------------------------
+    def load(self, path: Path) -> Loaded:
+        """Parse a suite file and its annotations (cached per process); raises EdgecasesError."""
+        path = path.resolve()
+        if path not in self.loaded:
+            suite = load_suite(path, self.rootdir)
+            self.loaded[path] = Loaded(suite, load_annotations(suite))
+        return self.loaded[path]
+
+    # -- inference ----------------------------------------------------------------------------
+    def prepare(self, selected: Sequence[tuple[Suite, Category]]) -> None:
+        """Infer every example of the selected categories exactly once (no-op when done)."""
+        if self.prepared:
+            return
+        self.prepared = True
+        self.selected = list(selected)
+        by_suite: dict[Path, list[Category]] = {}
+        suites: dict[Path, Suite] = {}
+        for suite, cat in self.selected:
+            by_suite.setdefault(suite.path, []).append(cat)
+            suites[suite.path] = suite
+        self._hash_files(cat for cats in by_suite.values() for cat in cats)
+        for path, cats in by_suite.items():
+            try:
+                self._infer_suite(suites[path], cats)
+            except EdgecasesError as exc:
+                self.failures[path] = exc
+
+    def _hash_files(self, categories: Iterable[Category]) -> None:
+        files = sorted({ex.file for cat in categories for ex in cat.examples} - set(self.shas))
+
+        def sha(file: Path) -> tuple[Path, str]:
+            try:
+                return file, read_bytes(file)[1]
+            except ImageError:
+                return file, ""   # unreadable: the decoder reports it for its own category
+
+        with cf.ThreadPoolExecutor(max_workers=4) as pool:
+            self.shas.update(pool.map(sha, files))
+
+    def _infer_suite(self, suite: Suite, categories: Sequence[Category]) -> None:
+        from . import engine  # torch is imported here, once --edgecases has been asked for
+
+        started = time.perf_counter()
+        device = engine.resolve_device(self.options.device)
+        if self.options.precision not in engine.PRECISIONS:
+            raise EdgecasesError(f"--edgecases-precision={self.options.precision}: use fp32, bf16 or fp16")
+        model = engine.load_model(suite, device, self.model_hook)
+        pre = engine.Preprocessor(suite.preprocess, suite)
+        fingerprint = engine.model_fingerprint(model)
+        versions = library_versions()
+        env_key = _digest(fingerprint, pre.spec.describe(), _source_digest(pre.custom),
+                          json.dumps(versions, sort_keys=True), device.type, self.options.precision)
+        jobs: dict[str, engine.Job] = {}
+        for cat in categories:
+            transform_key = cat.transform.key if cat.transform is not None else ""
+            for ex in cat.examples:
+                seed = 0
+                if cat.transform is not None:
+                    from .transforms import seed_for
+
+                    # Identity = path inside the project, so every machine derives the same corruption.
+                    seed = seed_for(ex.file.relative_to(self.rootdir).as_posix(), cat.transform)
+                key = _digest(env_key, self.shas.get(ex.file, "") or f"unreadable:{ex.file}", transform_key, str(seed))
+                self.keys[(suite.path, cat.test_name, ex.path)] = key
+                jobs.setdefault(key, engine.Job(key=key, file=ex.file, transform=cat.transform, seed=seed))
+
+        cache = self._open_cache()
+        try:
+            with self._run_lock():
+                found = cache.get_many(jobs)
+                missing = [job for key, job in jobs.items() if key not in found]
+                self.predictions.update(found)
+                if missing:
+                    ticker = _Progress(self.write, len(missing), device.type)
+                    threads = max(1, min(4, (os.cpu_count() or 2)))
+                    for batch in engine.predict(missing, model, pre, device, len(suite.labels),
+                                                batch_size=self.options.batch_size,
+                                                precision=self.options.precision, threads=threads,
+                                                progress=ticker):
+                        cache.put_many(batch)
+                        self.predictions.update(batch)
+        finally:
+            cache.close()
+        elapsed = time.perf_counter() - started
+        self.run_info[suite.path] = {
+            "model": fingerprint[:16], "device": str(device), "precision": self.options.precision,
+            "versions": versions, "preprocess": pre.spec.describe(), "images": len(jobs),
+            "inferred": len(missing), "cached": len(found), "seconds": round(elapsed, 3),
+            "python": platform.python_version(), "date": dt.datetime.now().isoformat(timespec="seconds"),
+        }
+        self.write(f"edgecases: {suite.name}: {len(jobs)} images, {len(missing)} inferred, "
+                   f"{len(found)} from cache, on {device} in {elapsed:.1f}s")
+
+    def _open_cache(self) -> PredictionCache:
+        if not self.options.no_cache and self.options.cache_dir is not None:
+            return PredictionCache(self.options.cache_dir / "predictions.sqlite")
+        if self.run_id:   # xdist without a cache: share this run's predictions through a temp file
+            return PredictionCache(Path(tempfile.gettempdir()) / f"pytest-edgecases-{self.run_id}.sqlite")
+        return PredictionCache(None)
+
+    def _run_lock(self) -> Any:
+        if not self.run_id:
+            import contextlib
+
+            return contextlib.nullcontext()
+        from filelock import FileLock
+
+        return FileLock(str(Path(tempfile.gettempdir()) / f"pytest-edgecases-{self.run_id}.lock"))
+
+    def cleanup_run_files(self) -> None:
+        """Remove this run's shared temp files (controller, at the end of an xdist run)."""
+        if not self.run_id:
+            return
+        base = Path(tempfile.gettempdir())
+        for suffix in (".sqlite", ".sqlite-wal", ".sqlite-shm", ".lock"):
+            try:
+                (base / f"pytest-edgecases-{self.run_id}{suffix}").unlink()
+            except OSError:
+                pass
+
+    # -- judging ------------------------------------------------------------------------------
+    def judge(self, suite: Suite, category: Category, index: int = 0) -> CategoryResult:
+        """Judge one category from the session's predictions; raises EdgecasesError if it cannot be."""
+        if suite.path in self.failures:
+            raise self.failures[suite.path]
+        scored = []
+        for ex in category.examples:
+            key = self.keys.get((suite.path, category.test_name, ex.path))
+            pred = self.predictions.get(key) if key else None
+            if pred is None:
+                raise EdgecasesError(f"no prediction for {ex.path}: the category was not prepared",
+                                     suite.display, category.line)
+            scored.append(Scored(ex, pred, self.shas.get(ex.file, "")))
+        reviews = self.loaded[suite.path].reviews if suite.path in self.loaded else {}
+        result = judge(suite, category, scored, reviews, today=self.today, run=self.run_info.get(suite.path, {}))
+        result.index = index
+        return result
+
+
+def _source_digest(func: Any) -> str:
+    """Digest of a custom preprocess callable's source, so editing it invalidates the cache."""
+    if func is None:
+        return ""
+    import inspect
+
+    try:
+        return _digest(inspect.getsource(inspect.getmodule(func) or func))
+    except (OSError, TypeError):
+        return _digest(repr(func))
+
+
+class _Progress:
+    """A progress line for inference that takes more than a moment (at most two updates a second)."""
+
+    def __init__(self, write: Callable[[str], None], total: int, device: str):
+        self.write, self.total, self.device = write, total, device
+        self.start = self.last = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - self.start > 2.0 and (now - self.last > 0.5 or done == total) and done < total:
+            self.last = now
+            rate = done / (now - self.start)
+            self.write(f"edgecases: inferring on {self.device}: {done}/{total} images ({rate:.0f}/s)")

@@ -1,0 +1,72 @@
+"""Text for the terminal: a failing category's message and the end-of-run summary table."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from tabulate import tabulate
+
+from .records import CategoryResult, ExampleResult
+
+MAX_LISTED = 10
+
+
+def percent(value: float | None) -> str:
+    """0.8333 → '83.3%'; None → '—'."""
+    return "—" if value is None else f"{value:.1%}"
+
+
+def accuracy_text(result: CategoryResult) -> str:
+    """Accuracy with its 95% Wilson interval, e.g. '83.3% [66.4–92.7]'."""
+    if result.accuracy is None:
+        return "—"
+    return f"{result.accuracy:.1%} [{result.ci_low:.1%}–{result.ci_high:.1%}]"
+
+
+def severity_counts(result: CategoryResult) -> str:
+    """Counted failures per severity: 'high 1, medium 3'."""
+    parts = [f"{sev} {n}" for sev, n in sorted(result.failures_by_severity.items(),
+                                               key=lambda kv: ("high", "medium", "low").index(kv[0])
+                                               if kv[0] in ("high", "medium", "low") else 9) if n]
+    return ", ".join(parts) or "0"
+
+
+def failure_rows(examples: Sequence[ExampleResult], limit: int = MAX_LISTED) -> list[list[str]]:
+    """Rows of the worst failures: image, expected, predicted, confidence, severity, status, comment."""
+    rows = []
+    for e in examples[:limit]:
+        status = e.status.replace("_", " ") + (" (unstable)" if e.unstable else "") + (" (stale review)" if e.stale else "")
+        comment = e.error or e.comment
+        rows.append([e.path, e.label, e.predicted or "—", percent(e.confidence), e.severity, status,
+                     (comment[:60] + "…") if len(comment) > 61 else comment])
+    return rows
+
+
+def failure_message(result: CategoryResult) -> str:
+    """What a failing item shows: each threshold against its limit, then the worst failures first."""
+    lines = [f"{result.suite_file}::{result.category}: {result.n_correct}/{result.n_scored} correct, "
+             f"accuracy {accuracy_text(result)}"]
+    if result.description:
+        lines.append(result.description)
+    checks = [[c.name, c.measured, c.limit, "ok" if c.passed else "FAILED", c.detail] for c in result.checks]
+    lines += ["", tabulate(checks, headers=["threshold", "measured", "limit", "result", "detail"])]
+    failures = result.failures()
+    if failures:
+        lines += ["", f"worst failures ({len(failures)} in all):",
+                  tabulate(failure_rows(failures),
+                           headers=["image", "expected", "predicted", "confidence", "severity", "status", "comment"])]
+        if len(failures) > MAX_LISTED:
+            lines.append(f"… and {len(failures) - MAX_LISTED} more (see --edgecases-results or the HTML report)")
+    if result.groups:
+        rows = [[g, v["n"], f"{v['accuracy']:.1%} [{v['ci_low']:.1%}–{v['ci_high']:.1%}]"]
+                for g, v in result.groups.items()]
+        lines += ["", tabulate(rows, headers=[result.group_by or "group", "images", "accuracy (95% CI)"])]
+    return "\n".join(lines)
+
+
+def summary_table(results: Sequence[CategoryResult]) -> str:
+    """One row per category: images, accuracy (95% CI), failures by severity, regressions, result."""
+    rows = []
+    for r in results:
+        rows.append([r.category, r.n_examples, accuracy_text(r), severity_counts(r), r.regressions,
+                     "passed" if r.passed else "FAILED"])
+    return tabulate(rows, headers=["category", "images", "accuracy (95% CI)", "failures", "regressions", "result"])

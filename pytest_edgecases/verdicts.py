@@ -1,0 +1,154 @@
+"""Pure threshold logic: predictions + reviews → each example's status → a category's verdict.
+
+No torch, no pytest: everything here is a function of plain values, so it is unit-tested
+directly and gives identical answers on a worker and on the controller.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from .annotations import Review
+from .records import CategoryResult, Check, ExampleResult, Prediction
+from .stats import wilson_interval
+from .suite import SEVERITIES, Category, Example, Suite
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What inference produced for one example of a category."""
+
+    example: Example
+    prediction: Prediction
+    sha256: str
+
+
+def example_result(category: Category, item: Scored, labels: Sequence[str], review: Review | None,
+                   today: dt.date) -> ExampleResult:
+    """Judge one example: correctness against the (reviewed) label, then its review status."""
+    ex, pred = item.example, item.prediction
+    stale = bool(review and review.sha256 and item.sha256 and review.sha256 != item.sha256)
+    active = review if review is not None and not stale else None   # a stale review no longer applies
+    label = (active.label if active and active.label else None) or ex.label
+    accept = [label] + [a for a in (active.accept if active else ()) if a != label]
+    severity = (active.severity if active and active.severity else None) or ex.severity or category.severity
+    predicted = labels[pred.index] if pred.index is not None and 0 <= pred.index < len(labels) else None
+    correct = None if predicted is None else predicted in accept
+    verdict = active.verdict if active else None
+    waiver = active.waiver if active else None
+
+    if correct is None:
+        status = "error"
+    elif verdict == "ambiguous":
+        status = "ambiguous"
+    elif verdict == "correct":
+        status = "correct" if correct else "regression"
+    elif verdict == "incorrect":
+        status = "fixed" if correct else "known_failure"
+    else:
+        status = "correct" if correct else "failure"
+    if correct is False and status != "ambiguous" and waiver is not None:
+        if waiver.active(today):
+            status = "waived" if status != "regression" else status
+        elif status != "regression":
+            status = "waiver_expired"
+    counted = correct is False and status not in ("ambiguous", "waived")
+    return ExampleResult(
+        path=ex.path, category=category.test_name, label=label, predicted=predicted,
+        confidence=pred.confidence, correct=correct, severity=severity, status=status, counted=counted,
+        top=[[labels[i] if 0 <= i < len(labels) else str(i), p] for i, p in pred.top[:3]],
+        margin=pred.margin, sha256=item.sha256, level=category.level_id, metadata=dict(ex.metadata),
+        reviewed=active is not None, verdict=verdict, reviewers=review.reviewers if review else [],
+        comment=review.comment if review else "",
+        waiver={"reason": waiver.reason, "until": waiver.until.isoformat(), "active": str(waiver.active(today))}
+        if waiver else None,
+        stale=stale, conflict=bool(active and active.conflict), error=pred.error, accept=accept[1:])
+
+
+def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: Mapping[tuple[str, str], Review],
+          today: dt.date | None = None, extra_checks: Sequence[Check] = (),
+          run: Mapping[str, Any] | None = None) -> CategoryResult:
+    """Judge a category against its thresholds; returns figures, checks and every example's result."""
+    today = today or dt.date.today()
+    results = [example_result(category, s, suite.labels, reviews.get((category.test_name, s.example.path)), today)
+               for s in scored]
+    th = category.thresholds
+    scored_ex = [r for r in results if r.correct is not None and r.status != "ambiguous"]
+    n_correct = sum(1 for r in scored_ex if r.correct)
+    n = len(scored_ex)
+    accuracy = n_correct / n if n else None
+    low, high = wilson_interval(n_correct, n) if n else (None, None)
+    by_sev = {s: 0 for s in SEVERITIES}
+    for r in results:
+        if r.counted:
+            by_sev[r.severity] = by_sev.get(r.severity, 0) + 1
+    regressions = sum(1 for r in results if r.status == "regression")
+    fixed = sum(1 for r in results if r.status == "fixed")
+    checks: list[Check] = []
+
+    errors = [r for r in results if r.status == "error"]
+    if errors:
+        shown = ", ".join(f"{r.path} ({r.error})" for r in errors[:3]) + (" …" if len(errors) > 3 else "")
+        checks.append(Check("unreadable", f"{len(errors)} example(s)", "0", False, shown))
+    if n < th.min_examples:
+        checks.append(Check("min_examples", str(n), f">= {th.min_examples}", False,
+                            "too few to judge: ambiguous and unreadable examples are not scored"))
+    if th.min_accuracy is not None and accuracy is not None:
+        if th.gate == "lower_bound":
+            value, what = low, "lower 95% bound"
+        else:
+            value, what = accuracy, "accuracy"
+        ok = value >= th.min_accuracy - 1e-12
+        checks.append(Check("min_accuracy", f"{value:.1%} ({what})", f">= {th.min_accuracy:.1%}", ok,
+                            "" if ok else f"short by {th.min_accuracy - value:.1%}"))
+    for level, limit in th.max_failures:
+        count = sum(by_sev.values()) if level == "any" else by_sev.get(level, 0)
+        checks.append(Check(f"max_failures[{level}]", str(count), f"<= {limit}", count <= limit,
+                            "" if count <= limit else f"{count - limit} over"))
+    max_reg = th.max_regressions if th.max_regressions is not None else (0 if suite.annotation_files else None)
+    if max_reg is not None:
+        checks.append(Check("max_regressions", str(regressions), f"<= {max_reg}", regressions <= max_reg,
+                            "reviewed correct, now wrong" if regressions > max_reg else ""))
+    groups = group_accuracy(results, category.group_by) if category.group_by else {}
+    if category.group_by and th.max_group_gap is not None:
+        judged = {g: v for g, v in groups.items() if v["accuracy"] is not None}
+        if len(judged) >= 2:
+            best = max(judged, key=lambda g: judged[g]["accuracy"])
+            worst = min(judged, key=lambda g: judged[g]["accuracy"])
+            gap = judged[best]["accuracy"] - judged[worst]["accuracy"]
+            ok = gap <= th.max_group_gap + 1e-12
+            checks.append(Check("max_group_gap", f"{gap:.1%}", f"<= {th.max_group_gap:.1%}", ok,
+                                f"{category.group_by}={worst} trails {category.group_by}={best}"))
+    checks.extend(extra_checks)
+    return CategoryResult(
+        suite=suite.name, suite_file=suite.display, category=category.test_name, base=category.name,
+        level=category.level_id, description=category.description, passed=all(c.passed for c in checks),
+        n_examples=len(results), n_scored=n, n_correct=n_correct, accuracy=accuracy, ci_low=low, ci_high=high,
+        failures_by_severity=by_sev, regressions=regressions, fixed=fixed, checks=checks, examples=results,
+        groups=groups, group_by=category.group_by, labels=list(suite.labels),
+        thresholds=thresholds_dict(category), run=dict(run or {}))
+
+
+def group_accuracy(results: Sequence[ExampleResult], column: str) -> dict[str, dict[str, Any]]:
+    """Accuracy per value of a manifest column, with Wilson intervals."""
+    groups: dict[str, list[ExampleResult]] = {}
+    for r in results:
+        if r.correct is None or r.status == "ambiguous":
+            continue
+        groups.setdefault(r.metadata.get(column, "") or "(blank)", []).append(r)
+    out = {}
+    for name in sorted(groups):
+        members = groups[name]
+        k = sum(1 for r in members if r.correct)
+        lo, hi = wilson_interval(k, len(members))
+        out[name] = {"n": len(members), "correct": k, "accuracy": k / len(members), "ci_low": lo, "ci_high": hi}
+    return out
+
+
+def thresholds_dict(category: Category) -> dict[str, Any]:
+    """The category's thresholds as plain values (for reports and the results file)."""
+    th = category.thresholds
+    return {"min_accuracy": th.min_accuracy, "max_failures": dict(th.max_failures), "min_examples": th.min_examples,
+            "gate": th.gate, "max_group_gap": th.max_group_gap, "max_regressions": th.max_regressions,
+            "max_accuracy_drop": th.max_accuracy_drop, "max_new_failures": th.max_new_failures}
