@@ -16,6 +16,7 @@ def write_outputs(edge: EdgecasesSession) -> None:
     opts = edge.options
     writers: list[tuple[str, str | None, Callable[[Path], None]]] = [
         ("results", opts.results, lambda p: _results(edge, p)),
+        ("review queue", opts.review_queue, lambda p: _review_queue(edge, p)),
     ]
     for what, target, writer in writers:
         if not target:
@@ -33,3 +34,20 @@ def _results(edge: EdgecasesSession, path: Path) -> None:
     from .results import write_results
 
     write_results(path, edge.results)
+
+
+def review_entries(edge: EdgecasesSession) -> list[dict]:
+    """The run's review queue entries, most urgent first (file and HTML report share them)."""
+    from .review_queue import queue_entries
+
+    return queue_entries(edge.results)
+
+
+def _review_queue(edge: EdgecasesSession, path: Path) -> None:
+    from .review_queue import write_queue
+
+    entries = review_entries(edge)
+    for written in write_queue(path, entries, edge.today):
+        if written != path:
+            edge.notes.append(f"edgecases: {path} holds a reviewer's work; the queue went to {written} instead")
+    edge.notes.append(f"edgecases: {len(entries)} example(s) queued for review")

@@ -108,13 +108,24 @@ def pytest_configure(config: pytest.Config) -> None:
                       review_queue=_opt_str(_path(config, "review-queue")),
                       markdown=_opt_str(_path(config, "markdown")), cache_dir=cache_dir, no_cache=no_cache)
     workerinput = getattr(config, "workerinput", None)
-    run_id = workerinput.get("testrunuid") if workerinput else None
+    run_id = workerinput.get("testrunuid") if workerinput else _controller_run_id(config)
     config.stash[SESSION_KEY] = EdgecasesSession(
         options, config.rootpath, worker_id=workerinput.get("workerid") if workerinput else None, run_id=run_id,
         write=lambda line: _write_line(config, line),
         model_hook=lambda suite, device: config.hook.pytest_edgecases_load_model(suite=suite, device=device))
     if workerinput is None:
         config.pluginmanager.register(RunReporter(config), "edgecases-run-reporter")
+
+
+def _controller_run_id(config: pytest.Config) -> str | None:
+    """Under xdist, fix the run id the workers get, so the controller can clean up their shared files."""
+    if not config.pluginmanager.hasplugin("xdist") or not getattr(config.option, "numprocesses", None):
+        return None
+    if getattr(config.option, "testrunuid", None) is None:
+        import uuid
+
+        config.option.testrunuid = uuid.uuid4().hex
+    return config.option.testrunuid
 
 
 def _opt_str(path: Path | None) -> str | None:
@@ -234,10 +245,10 @@ class RunReporter:
         edge = session_of(self.config)
         if not edge.results:
             return
-        from .terminal import summary_table
+        from .terminal import agreement_lines, summary_table
 
         terminalreporter.write_sep("=", "edge cases")
-        for line in summary_table(edge.results).splitlines():
+        for line in summary_table(edge.results).splitlines() + agreement_lines(edge.results):
             terminalreporter.write_line(line)
         for note in edge.notes:
             terminalreporter.write_line(note)

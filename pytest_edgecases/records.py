@@ -90,6 +90,7 @@ class ExampleResult:
     conflict: bool = False
     error: str | None = None
     accept: list[str] = field(default_factory=list)
+    votes: list[list[str]] = field(default_factory=list)   # [[reviewer, verdict], …] for agreement
 
     @property
     def unstable(self) -> bool:

@@ -70,3 +70,19 @@ def summary_table(results: Sequence[CategoryResult]) -> str:
         rows.append([r.category, r.n_examples, accuracy_text(r), severity_counts(r), r.regressions,
                      "passed" if r.passed else "FAILED"])
     return tabulate(rows, headers=["category", "images", "accuracy (95% CI)", "failures", "regressions", "result"])
+
+
+def agreement_lines(results: Sequence[CategoryResult]) -> list[str]:
+    """One line per suite on reviewer agreement, when at least two reviewers overlap."""
+    from .agreement import agreement
+
+    lines = []
+    for suite in sorted({r.suite for r in results}):
+        found = agreement([e for r in results if r.suite == suite for e in r.examples])
+        if found:
+            kappa = "undefined" if found["kappa"] is None else f"{found['kappa']:.2f} ({found['words']})"
+            lines.append(f"reviewer agreement in {suite}: {found['method']}'s kappa {kappa} on {found['n']} "
+                         f"example(s) reviewed by {', '.join(found['reviewers'])}; {len(found['conflicts'])} conflict(s)")
+            lines += [f"  conflict: {c['category']} {c['image']}: "
+                      + ", ".join(f"{who} says {verdict}" for who, verdict in c["votes"]) for c in found["conflicts"][:10]]
+    return lines

@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from .agreement import agreement
 from .annotations import Review
 from .records import CategoryResult, Check, ExampleResult, Prediction
 from .stats import wilson_interval
@@ -63,7 +64,8 @@ def example_result(category: Category, item: Scored, labels: Sequence[str], revi
         comment=review.comment if review else "",
         waiver={"reason": waiver.reason, "until": waiver.until.isoformat(), "active": str(waiver.active(today))}
         if waiver else None,
-        stale=stale, conflict=bool(active and active.conflict), error=pred.error, accept=accept[1:])
+        stale=stale, conflict=bool(active and active.conflict), error=pred.error, accept=accept[1:],
+        votes=[[a.reviewer, a.verdict] for a in review.entries if a.verdict] if review else [])
 
 
 def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: Mapping[tuple[str, str], Review],
@@ -127,7 +129,8 @@ def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: M
         n_examples=len(results), n_scored=n, n_correct=n_correct, accuracy=accuracy, ci_low=low, ci_high=high,
         failures_by_severity=by_sev, regressions=regressions, fixed=fixed, checks=checks, examples=results,
         groups=groups, group_by=category.group_by, labels=list(suite.labels),
-        thresholds=thresholds_dict(category), run=dict(run or {}))
+        thresholds={**thresholds_dict(category), "review_confidence_below": suite.review_confidence_below},
+        run=dict(run or {}), agreement=agreement(results))
 
 
 def group_accuracy(results: Sequence[ExampleResult], column: str) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,41 @@
+"""Agreement between reviewers: Cohen's kappa for two, Fleiss' kappa for more, and the conflicts."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .records import ExampleResult
+from .stats import cohen_kappa, fleiss_kappa
+
+
+def agreement(examples: Sequence[ExampleResult]) -> dict[str, Any]:
+    """Kappa over the examples reviewed by at least two people, plus the list of conflicts.
+
+    Returns {} when fewer than two reviewers' verdicts overlap: there is nothing to agree on.
+    """
+    multi = [e for e in examples if len(e.votes) >= 2]
+    reviewers = sorted({who for e in examples for who, _ in e.votes})
+    if not multi:
+        return {}
+    if len(reviewers) == 2:
+        a, b = reviewers
+        pairs = [(dict(e.votes).get(a), dict(e.votes).get(b)) for e in multi]
+        pairs = [(x, y) for x, y in pairs if x and y]
+        kappa = cohen_kappa([x for x, _ in pairs], [y for _, y in pairs]) if pairs else None
+        method, n = "Cohen", len(pairs)
+    else:
+        kappa = fleiss_kappa([[v for _, v in e.votes] for e in multi])
+        method, n = "Fleiss", len(multi)
+    conflicts = [{"image": e.path, "category": e.category, "votes": e.votes, "comment": e.comment}
+                 for e in multi if len({v for _, v in e.votes}) > 1]
+    return {"method": method, "kappa": kappa, "n": n, "reviewers": reviewers, "conflicts": conflicts,
+            "words": describe(kappa)}
+
+
+def describe(kappa: float | None) -> str:
+    """Landis & Koch's words for a kappa, so a reader need not know the scale."""
+    if kappa is None:
+        return "undefined"
+    for bound, word in ((0.0, "poor"), (0.2, "slight"), (0.4, "fair"), (0.6, "moderate"), (0.8, "substantial")):
+        if kappa <= bound:
+            return word
+    return "almost perfect"

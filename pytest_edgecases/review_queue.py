@@ -1,0 +1,142 @@
+"""The review queue: annotation stubs for what humans should look at next, most urgent first.
+
+The file is in the annotation format itself, so a reviewer fills `reviewer`, `verdict` and
+`severity`, moves it into the suite's annotations folder, commits, and the next run uses it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from .records import CategoryResult, ExampleResult
+
+MARKER = "# pytest-edgecases review queue"
+_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def queue_entries(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
+    """Everything that needs a human, most urgent first, as dicts (for the file and the HTML report)."""
+    picked: list[tuple[tuple, dict[str, Any]]] = []
+    for r in results:
+        threshold = r.thresholds.get("review_confidence_below")
+        for e in r.examples:
+            why = _reason(e, threshold)
+            if why is None:
+                continue
+            group, reason = why
+            key = (group, _SEVERITY_RANK.get(e.severity, 3), -(e.confidence or 0.0), r.suite_file, e.path)
+            picked.append((key, {"suite": r.suite, "suite_file": r.suite_file, "image": e.path,
+                                 "category": r.category, "label": e.label, "predicted": e.predicted,
+                                 "confidence": e.confidence, "severity": e.severity, "sha256": e.sha256,
+                                 "reason": reason, "status": e.status}))
+    picked.sort(key=lambda kv: kv[0])
+    out = [entry for _, entry in picked]
+    for entry in out:
+        entry["yaml"] = stub_yaml(entry)
+    return out
+
+
+def _reason(e: ExampleResult, confidence_below: float | None) -> tuple[int, str] | None:
+    """(urgency group, reason in words), or None when the example needs no review."""
+    if e.status == "error":
+        return None
+    if e.status == "failure":
+        if e.severity == "high":
+            return 0, "unreviewed failure, high severity"
+        return 1, "unreviewed failure"
+    if e.status == "regression":
+        return 2, "regression: reviewed correct, now wrong"
+    if e.status == "fixed":
+        return 2, "fixed: reviewed incorrect, now right — update the verdict"
+    if e.status == "waiver_expired":
+        return 2, "waiver expired"
+    if e.stale:
+        return 3, "stale: the image changed since it was reviewed"
+    if e.conflict:
+        return 4, "reviewers disagree"
+    if (confidence_below is not None and e.correct and not e.reviewed and e.confidence is not None
+            and e.confidence < confidence_below):
+        return 5, f"correct, but confidence {e.confidence:.2f} < {confidence_below:g}"
+    return None
+
+
+def _q(value: Any) -> str:
+    """A YAML scalar: JSON's double-quoted strings are valid YAML and escape everything."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def stub_yaml(entry: dict[str, Any]) -> str:
+    """One annotation entry, ready to fill in."""
+    lines = [f"  # {entry['reason']}",
+             f"  - image: {_q(entry['image'])}",
+             f"    category: {_q(entry['category'])}",
+             f"    label: {_q(entry['label'])}"]
+    if entry.get("predicted") is not None:
+        lines.append(f"    predicted: {_q(entry['predicted'])}")
+    if entry.get("confidence") is not None:
+        lines.append(f"    confidence: {_q(entry['confidence'])}")
+    if entry.get("sha256"):
+        lines.append(f"    sha256: {_q(entry['sha256'])}")
+    lines += ["    verdict:     # correct | incorrect | ambiguous",
+              "    severity:    # low | medium | high",
+              '    comment: ""']
+    return "\n".join(lines)
+
+
+def render_queue(suite: str, entries: Sequence[dict[str, Any]], today: dt.date) -> str:
+    """The whole queue file for one suite."""
+    head = [MARKER + f" for suite {json.dumps(suite, ensure_ascii=False)}, written {today.isoformat()}.",
+            "# Fill reviewer, then verdict and severity for each entry (leave an entry blank to skip it),",
+            "# move the file into the suite's annotations folder, and commit it. Paths are relative to the suite file.",
+            'reviewer: ""   # your name',
+            f"date: {today.isoformat()}"]
+    if not entries:
+        return "\n".join(head + ["examples: []   # nothing needs review", ""])
+    return "\n".join(head + ["examples:"] + [e["yaml"] for e in entries] + [""])
+
+
+def write_queue(path: Path, entries: Sequence[dict[str, Any]], today: dt.date) -> list[Path]:
+    """Write one queue file per suite (PATH itself for one suite); never overwrite a reviewer's work.
+
+    An existing file is replaced only if it is an untouched queue of ours (marker, no reviewer);
+    otherwise the queue goes to the next free name (queue.1.yaml, …). Returns the files written.
+    """
+    suites = sorted({e["suite"] for e in entries}) or [""]
+    written = []
+    for suite in suites:
+        target = path if len(suites) == 1 else path.with_name(f"{path.stem}.{_safe(suite)}{path.suffix}")
+        target = _free(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = render_queue(suite, [e for e in entries if e["suite"] == suite], today)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+        written.append(target)
+    return written
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "suite"
+
+
+def _free(target: Path) -> Path:
+    candidate, n = target, 0
+    while candidate.exists() and not _ours_untouched(candidate):
+        n += 1
+        candidate = target.with_name(f"{target.stem}.{n}{target.suffix}")
+    return candidate
+
+
+def _ours_untouched(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return text.startswith(MARKER) and 'reviewer: ""' in text and "verdict: correct" not in text \
+        and "verdict: incorrect" not in text and "verdict: ambiguous" not in text
