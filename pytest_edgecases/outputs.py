@@ -17,6 +17,7 @@ def write_outputs(edge: EdgecasesSession) -> None:
     writers: list[tuple[str, str | None, Callable[[Path], None]]] = [
         ("results", opts.results, lambda p: _results(edge, p)),
         ("review queue", opts.review_queue, lambda p: _review_queue(edge, p)),
+        ("Markdown summary", opts.markdown, lambda p: _markdown(edge, p)),
     ]
     for what, target, writer in writers:
         if not target:
@@ -51,3 +52,11 @@ def _review_queue(edge: EdgecasesSession, path: Path) -> None:
         if written != path:
             edge.notes.append(f"edgecases: {path} holds a reviewer's work; the queue went to {written} instead")
     edge.notes.append(f"edgecases: {len(entries)} example(s) queued for review")
+
+
+def _markdown(edge: EdgecasesSession, path: Path) -> None:
+    from .files import atomic_write
+    from .markdown import render_markdown
+
+    atomic_write(path, render_markdown(edge.results))
+

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from .files import atomic_write
 from .records import CategoryResult, ExampleResult
 
 SCHEMA = "pytest-edgecases/results/1"
@@ -33,18 +34,15 @@ def rows(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
 
 def write_results(path: Path, results: Sequence[CategoryResult]) -> None:
     """Write .csv (pandas) or .json (categories + their examples, reloadable for reports)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     if path.suffix.lower() == ".json":
         doc = {"schema": SCHEMA, "categories": [r.to_dict() for r in results]}
-        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str), encoding="utf-8")
+        atomic_write(path, json.dumps(doc, indent=1, sort_keys=True, default=str))
     else:
         import pandas as pd
 
         table = rows(results)
         extra = sorted({k for row in table for k in row} - set(COLUMNS))
-        pd.DataFrame(table, columns=COLUMNS + extra).to_csv(tmp, index=False)
-    tmp.replace(path)   # never leave a half-written file where the old one was
+        atomic_write(path, pd.DataFrame(table, columns=COLUMNS + extra).to_csv(index=False))
 
 
 def read_results(path: Path) -> list[CategoryResult]:

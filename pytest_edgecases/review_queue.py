@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from .files import atomic_write
 from .records import CategoryResult, ExampleResult
 
 MARKER = "# pytest-edgecases review queue"
@@ -112,11 +113,7 @@ def write_queue(path: Path, entries: Sequence[dict[str, Any]], today: dt.date) -
     for suite in suites:
         target = path if len(suites) == 1 else path.with_name(f"{path.stem}.{_safe(suite)}{path.suffix}")
         target = _free(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        text = render_queue(suite, [e for e in entries if e["suite"] == suite], today)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
+        atomic_write(target, render_queue(suite, [e for e in entries if e["suite"] == suite], today))
         written.append(target)
     return written
 
