@@ -16,6 +16,7 @@ def write_outputs(edge: EdgecasesSession) -> None:
     opts = edge.options
     writers: list[tuple[str, str | None, Callable[[Path], None]]] = [
         ("results", opts.results, lambda p: _results(edge, p)),
+        ("baseline", opts.save_baseline, lambda p: _save_baseline(edge, p)),
     ]
     for what, target, writer in writers:
         if not target:
@@ -33,3 +34,9 @@ def _results(edge: EdgecasesSession, path: Path) -> None:
     from .results import write_results
 
     write_results(path, edge.results)
+
+
+def _save_baseline(edge: EdgecasesSession, path: Path) -> None:
+    from .baseline import save_baseline
+
+    save_baseline(path, edge.results)
