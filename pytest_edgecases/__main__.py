@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import EdgecasesError
+from .records import CategoryResult
 
 #: Exit statuses: 0 written, 1 could not write, 2 bad input (as argparse uses for bad arguments).
 OK, WRITE_FAILED, BAD_INPUT = 0, 1, 2
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--rootdir", type=Path, default=Path("."), metavar="DIR",
                         help="the project root the suite paths are relative to, for thumbnails (default: .)")
     report.add_argument("--title", default=None, help="report title (default: the suite names)")
+    report.add_argument("--no-thumbnails", action="store_true", help="leave images out of the report")
     report.add_argument("--failure-cap", type=int, default=None, metavar="N",
                         help="show at most N failures per category (default: the report's own cap)")
     return parser
@@ -84,11 +86,18 @@ def _report(args: argparse.Namespace) -> int:
         return WRITE_FAILED
 
     suites = ", ".join(dict.fromkeys(r.suite for r in results))
+    rootdir = args.rootdir.resolve()
     options = {"failure_cap": args.failure_cap} if args.failure_cap is not None else {}
+    thumbnailer = getattr(html, "file_thumbnailer", None)   # images are read from rootdir, as the run did
+    if thumbnailer is not None and not args.no_thumbnails:
+        options["thumbnail"] = thumbnailer(rootdir)
+    queue = _review_queue(results)
+    if queue is not None:
+        options["review_queue"] = queue
     context = html.ReportContext(
         title=args.title or f"Edge cases: {suites}",
         generated=dt.datetime.now().isoformat(timespec="seconds"),
-        rootdir=args.rootdir.resolve(),
+        rootdir=rootdir,
         baseline={r.category: r.baseline for r in results if r.baseline},
         **options)
     try:
@@ -98,6 +107,15 @@ def _report(args: argparse.Namespace) -> int:
         return WRITE_FAILED
     print(f"report written to {args.output}")
     return OK
+
+
+def _review_queue(results: Sequence[CategoryResult]) -> list[dict] | None:
+    """The review queue the run would have written, or None where this install has no review-queue module."""
+    try:
+        from .review_queue import queue_entries
+    except ImportError:
+        return None
+    return queue_entries(results)
 
 
 if __name__ == "__main__":
