@@ -18,6 +18,7 @@ def write_outputs(edge: EdgecasesSession) -> None:
         ("results", opts.results, lambda p: _results(edge, p)),
         ("review queue", opts.review_queue, lambda p: _review_queue(edge, p)),
         ("Markdown summary", opts.markdown, lambda p: _markdown(edge, p)),
+        ("baseline", opts.save_baseline, lambda p: _save_baseline(edge, p)),
     ]
     for what, target, writer in writers:
         if not target:
@@ -60,3 +61,8 @@ def _markdown(edge: EdgecasesSession, path: Path) -> None:
 
     atomic_write(path, render_markdown(edge.results))
 
+
+def _save_baseline(edge: EdgecasesSession, path: Path) -> None:
+    from .baseline import save_baseline
+
+    save_baseline(path, edge.results)

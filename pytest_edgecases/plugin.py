@@ -236,6 +236,7 @@ class RunReporter:
 
         edge = session_of(self.config)
         edge.results.sort(key=lambda r: (r.suite_file, r.index))
+        _holm_across_categories(edge)
         if edge.results:
             write_outputs(edge)
         edge.cleanup_run_files()
@@ -250,5 +251,27 @@ class RunReporter:
         terminalreporter.write_sep("=", "edge cases")
         for line in summary_table(edge.results).splitlines() + agreement_lines(edge.results):
             terminalreporter.write_line(line)
+        _write_baseline_comparison(terminalreporter, edge)
         for note in edge.notes:
             terminalreporter.write_line(note)
+
+
+def _holm_across_categories(edge: "EdgecasesSession") -> None:
+    """Holm-correct the baseline p-values over all gathered categories (only the controller sees them all)."""
+    if edge.options.baseline:
+        from .baseline import apply_holm
+
+        apply_holm(edge.results)
+
+
+def _write_baseline_comparison(terminalreporter: Any, edge: "EdgecasesSession") -> None:
+    """The baseline comparison table, after the summary table."""
+    if not edge.options.baseline:
+        return
+    from .baseline import comparison_table
+
+    lines = comparison_table(edge.results)
+    if lines:
+        terminalreporter.write_sep("-", "baseline comparison")
+    for line in lines:
+        terminalreporter.write_line(line)

@@ -97,6 +97,7 @@ class EdgecasesSession:
         self.results: list[CategoryResult] = []             # filled from reports (controller side)
         self.notes: list[str] = []                          # lines for the end of the terminal summary
         self.today = dt.date.today()
+        self._baseline: Any = None                          # Baseline, or the EdgecasesError loading it raised
 
     # -- collection ---------------------------------------------------------------------------
     def load(self, path: Path) -> Loaded:
@@ -234,8 +235,42 @@ class EdgecasesSession:
             scored.append(Scored(ex, pred, self.shas.get(ex.file, "")))
         reviews = self.loaded[suite.path].reviews if suite.path in self.loaded else {}
         result = judge(suite, category, scored, reviews, today=self.today, run=self.run_info.get(suite.path, {}))
+        if self.options.baseline:
+            result = self._against_baseline(suite, category, scored, reviews, result)
         result.index = index
         return result
+
+    # -- baseline comparison ------------------------------------------------------------------
+    def _against_baseline(self, suite: Suite, category: Category, scored: Sequence[Scored],
+                          reviews: dict[tuple[str, str], Review], result: CategoryResult) -> CategoryResult:
+        """Compare with the baseline; judge again with its thresholds as extra checks when the category sets any."""
+        from .baseline import baseline_checks, compare
+
+        comparison = compare(result, self._load_baseline())
+        th = category.thresholds
+        checks = baseline_checks(comparison, th.max_accuracy_drop, th.max_new_failures)
+        if checks:   # the pairing needs the judged examples, so the thresholds join on a second, pure judge
+            result = judge(suite, category, scored, reviews, today=self.today, extra_checks=checks,
+                           run=self.run_info.get(suite.path, {}))
+        result.baseline = comparison
+        return result
+
+    def _load_baseline(self) -> Any:
+        """The --edgecases-baseline file, read once per process; raises the same EdgecasesError for every item."""
+        cached = self._baseline
+        if cached is None:
+            from .baseline import load_baseline
+
+            path = Path(self.options.baseline or "")
+            shown = path.relative_to(self.rootdir).as_posix() if path.is_relative_to(self.rootdir) else str(path)
+            try:
+                cached = load_baseline(path, shown)
+            except EdgecasesError as exc:
+                cached = exc
+            self._baseline = cached
+        if isinstance(cached, EdgecasesError):
+            raise cached
+        return cached
 
 
 def _source_digest(func: Any) -> str:

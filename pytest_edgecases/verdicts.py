@@ -95,15 +95,20 @@ def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: M
         checks.append(Check("unreadable", f"{len(errors)} example(s)", "0", False, shown))
     if n < th.min_examples:
         checks.append(Check("min_examples", str(n), f">= {th.min_examples}", False,
-                            "too few to judge: ambiguous and unreadable examples are not scored"))
+                            f"too few to judge: the category needs {th.min_examples} scored examples to pass "
+                            "(ambiguous and unreadable examples are not scored)"))
     if th.min_accuracy is not None and accuracy is not None:
         if th.gate == "lower_bound":
             value, what = low, "lower 95% bound"
         else:
             value, what = accuracy, "accuracy"
         ok = value >= th.min_accuracy - 1e-12
-        checks.append(Check("min_accuracy", f"{value:.1%} ({what})", f">= {th.min_accuracy:.1%}", ok,
-                            "" if ok else f"short by {th.min_accuracy - value:.1%}"))
+        detail = "" if ok else f"short by {th.min_accuracy - value:.1%}"
+        if th.gate == "lower_bound" and not ok:
+            detail += f"; gate: lower_bound judges the lower end of the 95% interval (accuracy {accuracy:.1%}"
+            detail += (f" meets the limit, but {n} examples are too few to be sure of it)"
+                       if accuracy >= th.min_accuracy - 1e-12 else ")")
+        checks.append(Check("min_accuracy", f"{value:.1%} ({what})", f">= {th.min_accuracy:.1%}", ok, detail))
     for level, limit in th.max_failures:
         count = sum(by_sev.values()) if level == "any" else by_sev.get(level, 0)
         checks.append(Check(f"max_failures[{level}]", str(count), f"<= {limit}", count <= limit,

@@ -1,7 +1,7 @@
 """Shared test fixtures: tiny projects (images + a model) built in pytester's tmp dir.
 
-torch is imported here, at the top: pytester's in-process runs evict modules imported during
-a run, and torch cannot be imported twice in one process.
+torch and yaml are imported here, at the top: pytester's in-process runs evict modules imported
+during a run, and torch cannot be imported twice in one process.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Callable
 
 import pytest
 import torch  # noqa: F401  (see the module docstring)
+import yaml  # noqa: F401  (same reason: PyYAML's C loader keeps references to its first node classes)
 from PIL import Image
 
 pytest_plugins = ["pytester"]
