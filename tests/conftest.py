@@ -12,6 +12,18 @@ from typing import Callable
 import pytest
 import torch  # noqa: F401  (see the module docstring)
 import yaml  # noqa: F401  (same reason: PyYAML's C loader keeps references to its first node classes)
+
+# Everything a run may import, imported once up front for the same reason (C extensions such as
+# numpy.fft refuse a second import in one process).
+import numpy.fft  # noqa: F401,E402
+import pandas  # noqa: F401,E402
+import pytest_edgecases.engine  # noqa: F401,E402  (torchvision and its transforms)
+import safetensors.torch  # noqa: F401,E402
+
+try:
+    import scipy.stats  # noqa: F401  (test-only cross-checks)
+except ImportError:
+    pass
 from PIL import Image
 
 pytest_plugins = ["pytester"]
