@@ -211,7 +211,7 @@ def _entry(suite: Suite, entry: LocDict, line: int, file_reviewer: str, date: st
                     entry.line_of("category"), hint="it is in: " + ", ".join(sorted(set(homes))))
 
     def choice(key: str, allowed: tuple[str, ...], what: str) -> str | None:
-        value = entry.get(key)
+        value = _as_label(entry.get(key))
         if value is None or value == "":
             return None
         if value not in allowed:
@@ -228,6 +228,7 @@ def _entry(suite: Suite, entry: LocDict, line: int, file_reviewer: str, date: st
         accept_raw = [accept_raw]
     if not isinstance(accept_raw, list):
         raise error("accept must be a list of labels", entry.line_of("accept"))
+    accept_raw = [_as_label(value) for value in accept_raw]
     for value in accept_raw:
         if value not in suite.labels:
             raise error(f"accept label '{value}' is not one of the suite's labels{did_you_mean(str(value), suite.labels)}",
@@ -246,6 +247,11 @@ def _entry(suite: Suite, entry: LocDict, line: int, file_reviewer: str, date: st
                       severity=severity, comment=comment.strip(),
                       waiver=_waiver(entry, error) if entry.get("waiver") is not None else None,
                       sha256=sha.lower() if sha else None, date=date)
+
+
+def _as_label(value: Any) -> Any:
+    """A bare number names the same label as its text: the suite's `labels: [0, 1]` are "0" and "1"."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def _waiver(entry: LocDict, error: Any) -> Waiver:
