@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -14,6 +15,8 @@ from .records import CategoryResult, ExampleResult
 
 MARKER = "# pytest-edgecases review queue"
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+#: What JSON leaves raw but YAML refuses (control and surrogate characters) or reads as a line break.
+_NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\x85\u2028\u2029\ufeff]")
 
 
 def queue_entries(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
@@ -63,12 +66,12 @@ def _reason(e: ExampleResult, confidence_below: float | None) -> tuple[int, str]
 
 
 def _q(value: Any) -> str:
-    """A YAML scalar: JSON's double-quoted strings are valid YAML and escape everything."""
+    """A one-line YAML scalar: JSON's double-quoted strings are YAML, once YAML's extra breaks are escaped too."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.4f}"
-    return json.dumps(str(value), ensure_ascii=False)
+    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(str(value), ensure_ascii=False))
 
 
 def stub_yaml(entry: dict[str, Any]) -> str:
@@ -91,7 +94,7 @@ def stub_yaml(entry: dict[str, Any]) -> str:
 
 def render_queue(suite: str, entries: Sequence[dict[str, Any]], today: dt.date) -> str:
     """The whole queue file for one suite."""
-    head = [MARKER + f" for suite {json.dumps(suite, ensure_ascii=False)}, written {today.isoformat()}.",
+    head = [MARKER + f" for suite {_q(suite)}, written {today.isoformat()}.",
             "# Fill reviewer, then verdict and severity for each entry (leave an entry blank to skip it),",
             "# move the file into the suite's annotations folder, and commit it. Paths are relative to the suite file.",
             'reviewer: ""   # your name',
