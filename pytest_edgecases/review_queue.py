@@ -6,6 +6,7 @@ The file is in the annotation format itself, so a reviewer fills `reviewer`, `ve
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -93,15 +94,20 @@ def stub_yaml(entry: dict[str, Any]) -> str:
 
 
 def render_queue(suite: str, entries: Sequence[dict[str, Any]], today: dt.date) -> str:
-    """The whole queue file for one suite."""
-    head = [MARKER + f" for suite {_q(suite)}, written {today.isoformat()}.",
-            "# Fill reviewer, then verdict and severity for each entry (leave an entry blank to skip it),",
+    """The whole queue file for one suite; its first line carries a digest of the rest, to tell it untouched."""
+    head = ["# Fill reviewer, then verdict and severity for each entry (leave an entry blank to skip it),",
             "# move the file into the suite's annotations folder, and commit it. Paths are relative to the suite file.",
             'reviewer: ""   # your name',
             f"date: {today.isoformat()}"]
     if not entries:
-        return "\n".join(head + ["examples: []   # nothing needs review", ""])
-    return "\n".join(head + ["examples:"] + [e["yaml"] for e in entries] + [""])
+        body = "\n".join(head + ["examples: []   # nothing needs review", ""])
+    else:
+        body = "\n".join(head + ["examples:"] + [e["yaml"] for e in entries] + [""])
+    return f"{MARKER} for suite {_q(suite)}, written {today.isoformat()} [{_digest(body)}]\n" + body
+
+
+def _digest(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
 def write_queue(path: Path, entries: Sequence[dict[str, Any]], today: dt.date) -> list[Path]:
@@ -137,9 +143,11 @@ def _free(target: Path) -> Path:
 
 
 def _ours_untouched(path: Path) -> bool:
+    """A queue we wrote and nobody edited since: any change at all (a name, a verdict typed in an
+    editor's own spacing, a note) makes it a reviewer's file, which is never overwritten."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    return text.startswith(MARKER) and 'reviewer: ""' in text and "verdict: correct" not in text \
-        and "verdict: incorrect" not in text and "verdict: ambiguous" not in text
+    first, _, body = text.partition("\n")
+    return first.startswith(MARKER) and first.endswith(f"[{_digest(body)}]")
