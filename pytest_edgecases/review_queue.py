@@ -34,7 +34,7 @@ def queue_entries(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
             picked.append((key, {"suite": r.suite, "suite_file": r.suite_file, "image": e.path,
                                  "category": r.category, "label": e.label, "predicted": e.predicted,
                                  "confidence": e.confidence, "severity": e.severity, "sha256": e.sha256,
-                                 "reason": reason, "status": e.status}))
+                                 "reason": reason, "status": e.status, "votes": e.votes, "comment": e.comment}))
     picked.sort(key=lambda kv: kv[0])
     out = [entry for _, entry in picked]
     for entry in out:
@@ -77,8 +77,13 @@ def _q(value: Any) -> str:
 
 def stub_yaml(entry: dict[str, Any]) -> str:
     """One annotation entry, ready to fill in."""
-    lines = [f"  # {entry['reason']}",
-             f"  - image: {_q(entry['image'])}",
+    lines = [f"  # {entry['reason']}"]
+    # What earlier reviewers said, for the one deciding again (a comment: filling the stub never repeats it).
+    if entry.get("votes"):
+        lines.append("  # earlier verdicts: " + _q(", ".join(f"{who}: {verdict}" for who, verdict in entry["votes"])))
+    if entry.get("comment"):
+        lines.append("  # reviewers said: " + _q(entry["comment"]))
+    lines += [f"  - image: {_q(entry['image'])}",
              f"    category: {_q(entry['category'])}",
              f"    label: {_q(entry['label'])}"]
     if entry.get("predicted") is not None:
