@@ -55,6 +55,12 @@ class Annotation:
     sha256: str | None = None
     date: str = ""
 
+    def blank(self, own_label: str) -> bool:
+        """A review-queue stub left unfilled (image, its own label, predicted, sha256): it says nothing, so it is
+        no review at all, not even a note."""
+        return not (self.verdict or self.label not in (None, own_label) or self.accept or self.severity
+                    or self.comment or self.waiver)
+
 
 @dataclass(frozen=True)
 class Review:
@@ -134,13 +140,16 @@ ReviewMap = Mapping[tuple[str, str], Review]
 def load_annotations(suite: Suite) -> dict[tuple[str, str], Review]:
     """Read every annotation file of a suite; raise EdgecasesError naming file and line on bad input."""
     by_image: dict[str, list[str]] = {}
+    own_label: dict[tuple[str, str], str] = {}
     for cat in suite.categories:
         for ex in cat.examples:
             by_image.setdefault(ex.path, []).append(cat.test_name)
+            own_label[(cat.test_name, ex.path)] = ex.label
     collected: dict[tuple[str, str], list[Annotation]] = {}
     for file in suite.annotation_files:
         for ann in _read_file(suite, file, by_image):
-            collected.setdefault((ann.category, ann.image), []).append(ann)
+            if not ann.blank(own_label[(ann.category, ann.image)]):
+                collected.setdefault((ann.category, ann.image), []).append(ann)
     return {key: Review(tuple(entries)) for key, entries in collected.items()}
 
 
