@@ -135,6 +135,25 @@ def test_numeric_labels_can_be_written_bare(project, pytester, tiny_project):
     assert (review.label, review.accept, review.entries[0].predicted) == ("1", ("0",), "1")
 
 
+def test_a_queue_stub_left_blank_is_no_review(project, pytester):
+    write(pytester.path, "reviews/alice.yaml", f"""
+        reviewer: alice
+        examples:
+          - image: "data/dark/red/000.png"      # skipped: only what the queue filled in
+            category: "dark"
+            label: "red"
+            predicted: "blue"
+            confidence: 0.7484
+            sha256: "{SHA}"
+            verdict:     # correct | incorrect | ambiguous
+            severity:    # low | medium | high
+            comment: ""
+          - {{image: data/dark/red/001.png, label: blue}}          # a corrected label says something
+          - {{image: data/dark/red/002.png, severity: low}}        # so does a severity alone
+    """)
+    assert sorted(project()) == [("dark", "data/dark/red/001.png"), ("dark", "data/dark/red/002.png")]
+
+
 # -- several reviewers -------------------------------------------------------------------------
 
 
