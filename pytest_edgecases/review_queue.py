@@ -84,8 +84,8 @@ def stub_yaml(entry: dict[str, Any]) -> str:
     if entry.get("comment"):
         lines.append("  # reviewers said: " + _q(entry["comment"]))
     lines += [f"  - image: {_q(entry['image'])}",
-             f"    category: {_q(entry['category'])}",
-             f"    label: {_q(entry['label'])}"]
+              f"    category: {_q(entry['category'])}",
+              f"    label: {_q(entry['label'])}"]
     if entry.get("predicted") is not None:
         lines.append(f"    predicted: {_q(entry['predicted'])}")
     if entry.get("confidence") is not None:
