@@ -13,9 +13,11 @@ def agreement(examples: Sequence[ExampleResult]) -> dict[str, Any]:
     Returns {} when fewer than two reviewers' verdicts overlap: there is nothing to agree on.
     """
     multi = [e for e in examples if len(e.votes) >= 2]
-    reviewers = sorted({who for e in examples for who, _ in e.votes})
     if not multi:
         return {}
+    # Only reviewers who share an example with someone can agree or not: one who reviewed
+    # alone must not turn two reviewers' Cohen's kappa into a three-reviewer Fleiss' kappa.
+    reviewers = sorted({who for e in multi for who, _ in e.votes})
     if len(reviewers) == 2:
         a, b = reviewers
         pairs = [(dict(e.votes).get(a), dict(e.votes).get(b)) for e in multi]

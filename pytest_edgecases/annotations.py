@@ -55,6 +55,12 @@ class Annotation:
     sha256: str | None = None
     date: str = ""
 
+    def blank(self, own_label: str) -> bool:
+        """A review-queue stub left unfilled (image, its own label, predicted, sha256): it says nothing, so it is
+        no review at all, not even a note."""
+        return not (self.verdict or self.label not in (None, own_label) or self.accept or self.severity
+                    or self.comment or self.waiver)
+
 
 @dataclass(frozen=True)
 class Review:
@@ -134,13 +140,16 @@ ReviewMap = Mapping[tuple[str, str], Review]
 def load_annotations(suite: Suite) -> dict[tuple[str, str], Review]:
     """Read every annotation file of a suite; raise EdgecasesError naming file and line on bad input."""
     by_image: dict[str, list[str]] = {}
+    own_label: dict[tuple[str, str], str] = {}
     for cat in suite.categories:
         for ex in cat.examples:
             by_image.setdefault(ex.path, []).append(cat.test_name)
+            own_label[(cat.test_name, ex.path)] = ex.label
     collected: dict[tuple[str, str], list[Annotation]] = {}
     for file in suite.annotation_files:
         for ann in _read_file(suite, file, by_image):
-            collected.setdefault((ann.category, ann.image), []).append(ann)
+            if not ann.blank(own_label[(ann.category, ann.image)]):
+                collected.setdefault((ann.category, ann.image), []).append(ann)
     return {key: Review(tuple(entries)) for key, entries in collected.items()}
 
 
@@ -211,7 +220,7 @@ def _entry(suite: Suite, entry: LocDict, line: int, file_reviewer: str, date: st
                     entry.line_of("category"), hint="it is in: " + ", ".join(sorted(set(homes))))
 
     def choice(key: str, allowed: tuple[str, ...], what: str) -> str | None:
-        value = entry.get(key)
+        value = _as_label(entry.get(key))
         if value is None or value == "":
             return None
         if value not in allowed:
@@ -228,6 +237,7 @@ def _entry(suite: Suite, entry: LocDict, line: int, file_reviewer: str, date: st
         accept_raw = [accept_raw]
     if not isinstance(accept_raw, list):
         raise error("accept must be a list of labels", entry.line_of("accept"))
+    accept_raw = [_as_label(value) for value in accept_raw]
     for value in accept_raw:
         if value not in suite.labels:
             raise error(f"accept label '{value}' is not one of the suite's labels{did_you_mean(str(value), suite.labels)}",
@@ -246,6 +256,11 @@ def _entry(suite: Suite, entry: LocDict, line: int, file_reviewer: str, date: st
                       severity=severity, comment=comment.strip(),
                       waiver=_waiver(entry, error) if entry.get("waiver") is not None else None,
                       sha256=sha.lower() if sha else None, date=date)
+
+
+def _as_label(value: Any) -> Any:
+    """A bare number names the same label as its text: the suite's `labels: [0, 1]` are "0" and "1"."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def _waiver(entry: LocDict, error: Any) -> Waiver:

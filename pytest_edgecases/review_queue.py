@@ -6,7 +6,9 @@ The file is in the annotation format itself, so a reviewer fills `reviewer`, `ve
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -15,6 +17,8 @@ from .records import CategoryResult, ExampleResult
 
 MARKER = "# pytest-edgecases review queue"
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+#: What JSON leaves raw but YAML refuses (control and surrogate characters) or reads as a line break.
+_NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\x85\u2028\u2029\ufeff]")
 
 
 def queue_entries(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
@@ -31,7 +35,7 @@ def queue_entries(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
             picked.append((key, {"suite": r.suite, "suite_file": r.suite_file, "image": e.path,
                                  "category": r.category, "label": e.label, "predicted": e.predicted,
                                  "confidence": e.confidence, "severity": e.severity, "sha256": e.sha256,
-                                 "reason": reason, "status": e.status}))
+                                 "reason": reason, "status": e.status, "votes": e.votes, "comment": e.comment}))
     picked.sort(key=lambda kv: kv[0])
     out = [entry for _, entry in picked]
     for entry in out:
@@ -64,20 +68,25 @@ def _reason(e: ExampleResult, confidence_below: float | None) -> tuple[int, str]
 
 
 def _q(value: Any) -> str:
-    """A YAML scalar: JSON's double-quoted strings are valid YAML and escape everything."""
+    """A one-line YAML scalar: JSON's double-quoted strings are YAML, once YAML's extra breaks are escaped too."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.4f}"
-    return json.dumps(str(value), ensure_ascii=False)
+    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(str(value), ensure_ascii=False))
 
 
 def stub_yaml(entry: dict[str, Any]) -> str:
     """One annotation entry, ready to fill in."""
-    lines = [f"  # {entry['reason']}",
-             f"  - image: {_q(entry['image'])}",
-             f"    category: {_q(entry['category'])}",
-             f"    label: {_q(entry['label'])}"]
+    lines = [f"  # {entry['reason']}"]
+    # What earlier reviewers said, for the one deciding again (a comment: filling the stub never repeats it).
+    if entry.get("votes"):
+        lines.append("  # earlier verdicts: " + _q(", ".join(f"{who}: {verdict}" for who, verdict in entry["votes"])))
+    if entry.get("comment"):
+        lines.append("  # reviewers said: " + _q(entry["comment"]))
+    lines += [f"  - image: {_q(entry['image'])}",
+              f"    category: {_q(entry['category'])}",
+              f"    label: {_q(entry['label'])}"]
     if entry.get("predicted") is not None:
         lines.append(f"    predicted: {_q(entry['predicted'])}")
     if entry.get("confidence") is not None:
@@ -91,15 +100,20 @@ def stub_yaml(entry: dict[str, Any]) -> str:
 
 
 def render_queue(suite: str, entries: Sequence[dict[str, Any]], today: dt.date) -> str:
-    """The whole queue file for one suite."""
-    head = [MARKER + f" for suite {json.dumps(suite, ensure_ascii=False)}, written {today.isoformat()}.",
-            "# Fill reviewer, then verdict and severity for each entry (leave an entry blank to skip it),",
+    """The whole queue file for one suite; its first line carries a digest of the rest, to tell it untouched."""
+    head = ["# Fill reviewer, then verdict and severity for each entry (leave an entry blank to skip it),",
             "# move the file into the suite's annotations folder, and commit it. Paths are relative to the suite file.",
             'reviewer: ""   # your name',
             f"date: {today.isoformat()}"]
     if not entries:
-        return "\n".join(head + ["examples: []   # nothing needs review", ""])
-    return "\n".join(head + ["examples:"] + [e["yaml"] for e in entries] + [""])
+        body = "\n".join(head + ["examples: []   # nothing needs review", ""])
+    else:
+        body = "\n".join(head + ["examples:"] + [e["yaml"] for e in entries] + [""])
+    return f"{MARKER} for suite {_q(suite)}, written {today.isoformat()} [{_digest(body)}]\n" + body
+
+
+def _digest(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
 def write_queue(path: Path, entries: Sequence[dict[str, Any]], today: dt.date) -> list[Path]:
@@ -131,9 +145,11 @@ def _free(target: Path) -> Path:
 
 
 def _ours_untouched(path: Path) -> bool:
+    """A queue we wrote and nobody edited since: any change at all (a name, a verdict typed in an
+    editor's own spacing, a note) makes it a reviewer's file, which is never overwritten."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    return text.startswith(MARKER) and 'reviewer: ""' in text and "verdict: correct" not in text \
-        and "verdict: incorrect" not in text and "verdict: ambiguous" not in text
+    first, _, body = text.partition("\n")
+    return first.startswith(MARKER) and first.endswith(f"[{_digest(body)}]")

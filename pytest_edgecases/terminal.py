@@ -8,6 +8,7 @@ from tabulate import tabulate
 from .records import CategoryResult, ExampleResult
 
 MAX_LISTED = 10
+HEADERS = ["image", "expected", "predicted", "confidence", "severity", "status", "comment"]
 
 
 def percent(value: float | None) -> str:
@@ -51,11 +52,14 @@ def failure_message(result: CategoryResult) -> str:
     lines += ["", tabulate(checks, headers=["threshold", "measured", "limit", "result", "detail"])]
     failures = result.failures()
     if failures:
-        lines += ["", f"worst failures ({len(failures)} in all):",
-                  tabulate(failure_rows(failures),
-                           headers=["image", "expected", "predicted", "confidence", "severity", "status", "comment"])]
+        lines += ["", f"worst failures ({len(failures)} in all):", tabulate(failure_rows(failures), headers=HEADERS)]
         if len(failures) > MAX_LISTED:
             lines.append(f"… and {len(failures) - MAX_LISTED} more (see --edgecases-results or the HTML report)")
+    # Reviewed examples that are not failures still need a reader: a fix means the annotation is out of date.
+    noted = [e for e in result.examples if e.status in ("fixed", "ambiguous")]
+    if noted:
+        lines += ["", f"reviewed, not failures ({len(noted)}; update the annotation of a fixed one):",
+                  tabulate(failure_rows(noted), headers=HEADERS)]
     if result.groups:
         rows = [[g, v["n"], f"{v['accuracy']:.1%} [{v['ci_low']:.1%}–{v['ci_high']:.1%}]"]
                 for g, v in result.groups.items()]
@@ -81,7 +85,8 @@ def agreement_lines(results: Sequence[CategoryResult]) -> list[str]:
         found = agreement([e for r in results if r.suite == suite for e in r.examples])
         if found:
             kappa = "undefined" if found["kappa"] is None else f"{found['kappa']:.2f} ({found['words']})"
-            lines.append(f"reviewer agreement in {suite}: {found['method']}'s kappa {kappa} on {found['n']} "
+            whose = found["method"] + ("'" if found["method"].endswith("s") else "'s")   # Fleiss', Cohen's
+            lines.append(f"reviewer agreement in {suite}: {whose} kappa {kappa} on {found['n']} "
                          f"example(s) reviewed by {', '.join(found['reviewers'])}; {len(found['conflicts'])} conflict(s)")
             lines += [f"  conflict: {c['category']} {c['image']}: "
                       + ", ".join(f"{who} says {verdict}" for who, verdict in c["votes"]) for c in found["conflicts"][:10]]
