@@ -150,7 +150,15 @@ def load_annotations(suite: Suite) -> dict[tuple[str, str], Review]:
         for ann in _read_file(suite, file, by_image):
             if not ann.blank(own_label[(ann.category, ann.image)]):
                 collected.setdefault((ann.category, ann.image), []).append(ann)
-    return {key: Review(tuple(entries)) for key, entries in collected.items()}
+    return {key: Review(_latest_per_reviewer(entries)) for key, entries in collected.items()}
+
+
+def _latest_per_reviewer(entries: list[Annotation]) -> tuple[Annotation, ...]:
+    """One vote per reviewer: a later review round (by date, then file order) replaces an earlier one."""
+    latest: dict[str, Annotation] = {}
+    for ann in sorted(entries, key=lambda a: str(a.date)):   # stable: equal dates keep file order
+        latest[ann.reviewer] = ann
+    return tuple(latest.values())
 
 
 def _read_file(suite: Suite, file: Path, by_image: Mapping[str, list[str]]) -> Iterable[Annotation]:

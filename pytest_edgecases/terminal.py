@@ -69,11 +69,13 @@ def failure_message(result: CategoryResult) -> str:
 
 def summary_table(results: Sequence[CategoryResult]) -> str:
     """One row per category: images, accuracy (95% CI), failures by severity, regressions, result."""
+    several = len({r.suite_file for r in results}) > 1   # name the suite only when it tells rows apart
     rows = []
     for r in results:
-        rows.append([r.category, r.n_examples, accuracy_text(r), severity_counts(r), r.regressions,
-                     "passed" if r.passed else "FAILED"])
-    return tabulate(rows, headers=["category", "images", "accuracy (95% CI)", "failures", "regressions", "result"])
+        rows.append(([r.suite] if several else []) + [r.category, r.n_examples, accuracy_text(r), severity_counts(r),
+                                                      r.regressions, "passed" if r.passed else "FAILED"])
+    headers = ["category", "images", "accuracy (95% CI)", "failures", "regressions", "result"]
+    return tabulate(rows, headers=(["suite"] if several else []) + headers)
 
 
 def agreement_lines(results: Sequence[CategoryResult]) -> list[str]:

@@ -326,3 +326,32 @@ def test_free_text_is_kept_exactly(project, pytester):
     review = project()[("dark", "data/dark/red/003.png")]
     assert review.comment == HOSTILE
     assert review.waiver.reason == '"it\'s <fine>"'
+
+
+def test_a_reviewers_later_round_replaces_the_earlier_one(tiny_project, pytester):
+    """Two files by the same reviewer are two rounds, not two votes: the later date wins."""
+    import textwrap
+
+    tiny_project()
+    suite = pytester.path / "edgecases.yaml"
+    suite.write_text(suite.read_text().replace("categories:", "annotations: reviews/\ncategories:"))
+    reviews = pytester.path / "reviews"
+    reviews.mkdir()
+    (reviews / "b-round1.yaml").write_text(textwrap.dedent("""
+        reviewer: alice
+        date: 2026-11-01
+        examples:
+          - {image: data/dark/red/000.png, verdict: correct}
+    """))
+    (reviews / "a-round2.yaml").write_text(textwrap.dedent("""
+        reviewer: alice
+        date: 2026-11-20
+        examples:
+          - {image: data/dark/red/000.png, verdict: incorrect}
+    """))
+    from pytest_edgecases.annotations import load_annotations
+    from pytest_edgecases.suite import load_suite
+
+    review = load_annotations(load_suite(suite, pytester.path))[("dark", "data/dark/red/000.png")]
+    assert [(a.reviewer, a.verdict) for a in review.entries] == [("alice", "incorrect")]
+    assert review.verdict == "incorrect" and not review.conflict
