@@ -1,7 +1,8 @@
 """Shared test fixtures: tiny projects (images + a model) built in pytester's tmp dir.
 
-torch is imported here, at the top: pytester's in-process runs evict modules imported during
-a run, and torch cannot be imported twice in one process.
+torch (and the other libraries the plugin imports lazily) are imported here, at the top:
+pytester's in-process runs evict modules imported during a run, and these cannot be imported
+twice in one process.
 """
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ import textwrap
 from pathlib import Path
 from typing import Callable
 
+# Imported up front, not lazily as the plugin does (see the module docstring). PyYAML is here
+# because its C loader keeps building nodes of the yaml.nodes it first saw: after an eviction,
+# a re-imported yaml would no longer recognise them and every suite would fail to parse.
+import pandas  # noqa: F401
 import pytest
-import torch  # noqa: F401  (see the module docstring)
+import safetensors.torch  # noqa: F401
+import torch  # noqa: F401
+import torchvision  # noqa: F401
+import yaml  # noqa: F401
 from PIL import Image
 
 pytest_plugins = ["pytester"]
