@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 # Imported up front, not lazily as the plugin does (see the module docstring). PyYAML is here
 # because its C loader keeps building nodes of the yaml.nodes it first saw: after an eviction,
@@ -94,3 +94,70 @@ def tiny_project(pytester: pytest.Pytester) -> Callable[..., Path]:
         return path
 
     return make
+
+
+#: The tiny model, appending each forward batch's size to forward.log next to it. Appends are
+#: atomic for such short lines, so xdist workers can share the log.
+COUNTING_MODEL = '''
+import os
+
+from tinymodel import Net
+
+LOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forward.log")
+
+
+class CountingNet(Net):
+    def forward(self, x):
+        with open(LOG, "a") as f:
+            f.write(f"{x.shape[0]}\\n")
+        return super().forward(x)
+
+
+def build(bias=0.0):
+    return CountingNet(bias)
+'''
+
+
+@pytest.fixture
+def forward_log(pytester: pytest.Pytester) -> Callable[[], list[int]]:
+    """Write countmodel.py (factory ``countmodel:build``); return a reader of the batch sizes so far."""
+    (pytester.path / "countmodel.py").write_text(COUNTING_MODEL)
+    log = pytester.path / "forward.log"
+
+    def read() -> list[int]:
+        return [int(n) for n in log.read_text().split()] if log.exists() else []
+
+    return read
+
+
+@pytest.fixture
+def solid_image() -> Callable[..., Path]:
+    """Return a writer of one solid-colour image: ``solid_image(path, (r, g, b), size=8)``."""
+
+    def write(path: Path, rgb: tuple[int, int, int], size: int = 8) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (size, size), rgb).save(path)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def tiny_net(tmp_path: Path) -> Iterator[Callable[..., torch.nn.Module]]:
+    """``tiny_net(bias)``: the tiny colour model built in this process (to save weights or script it).
+
+    Loaded from a real file so that torch.jit.script can read its source.
+    """
+    import importlib.util
+    import sys
+
+    source = tmp_path / "tinymodel_here.py"
+    source.write_text(TINY_MODEL)
+    name = f"tinymodel_here_{abs(hash(str(tmp_path)))}"
+    spec = importlib.util.spec_from_file_location(name, source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    yield module.build
+    sys.modules.pop(name, None)
