@@ -19,6 +19,13 @@ import safetensors.torch  # noqa: F401
 import torch  # noqa: F401
 import torchvision  # noqa: F401
 import yaml  # noqa: F401
+
+# The plugin's lazily imported modules, for a related reason: after an eviction the package object
+# still holds the evicted submodules as attributes, so `from . import engine` would find the previous
+# run's engine (raising the previous run's EdgecasesError) while `from .errors import EdgecasesError`
+# finds a fresh module, and `except EdgecasesError` stops matching.
+import pytest_edgecases.engine  # noqa: F401,E402
+import pytest_edgecases.session  # noqa: F401,E402
 from PIL import Image
 
 pytest_plugins = ["pytester"]
