@@ -91,7 +91,13 @@ def import_callable(target: str, suite_dir: Path, what: str, display: str, line:
 def load_model(suite: Suite, device: torch.device,
                from_hook: Callable[[Suite, torch.device], Any] | None = None) -> torch.nn.Module:
     """Build the model from the conftest hook or the suite's model: section, in eval mode on ``device``."""
-    model = from_hook(suite, device) if from_hook else None
+    try:
+        model = from_hook(suite, device) if from_hook else None
+    except EdgecasesError:
+        raise
+    except Exception as exc:  # user code in conftest.py: say what it raised, in one line
+        raise EdgecasesError(f"pytest_edgecases_load_model raised {type(exc).__name__}: {exc}", suite.display,
+                             hint="the hook is implemented in a conftest.py") from None
     if model is None:
         if suite.model is None:
             raise EdgecasesError("the suite declares no model:", suite.display, 1,
