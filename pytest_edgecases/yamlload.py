@@ -21,8 +21,10 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class LocDict(dict):
     """A mapping that remembers its own line and the line of each key (1-based)."""
 
-    line: int = 0
-    key_lines: dict
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line = 0
+        self.key_lines: dict[Any, int] = {}
 
     def line_of(self, key: Any) -> int:
         """Line of ``key`` if present, else the mapping's own line."""
@@ -32,8 +34,10 @@ class LocDict(dict):
 class LocList(list):
     """A sequence that remembers its own line and the line of each item (1-based)."""
 
-    line: int = 0
-    item_lines: list
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line = 0
+        self.item_lines: list[int] = []
 
     def line_of(self, index: int) -> int:
         """Line of item ``index``, else the sequence's own line."""
