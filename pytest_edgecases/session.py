@@ -180,6 +180,10 @@ class EdgecasesSession:
                                                 progress=ticker):
                         cache.put_many(batch)
                         self.predictions.update(batch)
+        except EdgecasesError as exc:
+            if exc.path is None:   # the model's output is at fault: point at the suite's model
+                exc.path, exc.line = suite.display, suite.model.line if suite.model else None
+            raise
         finally:
             cache.close()
         elapsed = time.perf_counter() - started
