@@ -107,6 +107,11 @@ def load_model(suite: Suite, device: torch.device,
     if not isinstance(model, torch.nn.Module):
         raise EdgecasesError(f"the model is a {type(model).__name__}, not a torch.nn.Module", suite.display,
                              suite.model.line if suite.model else None)
+    if any(torch.nn.parameter.is_lazy(t) for t in (*model.parameters(), *model.buffers())):
+        # Uninitialised parameters have no values to fingerprint (the cache key) or to move to the device.
+        raise EdgecasesError("the model has uninitialised parameters (torch.nn.Lazy* modules)", suite.display,
+                             suite.model.line if suite.model else None,
+                             hint="run one dummy batch through the model where it is built")
     return model.eval().to(device)
 
 
