@@ -72,6 +72,10 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or "invalid YAML"
+        context = exc.context_mark
+        if exc.context and context is not None and mark is not None and context.line != mark.line:
+            # An unclosed bracket or quote is noticed lines later, often at the end of the file.
+            problem += f" ({exc.context}, started on line {context.line + 1})"
         hint = "YAML indentation must use spaces, not tabs" if _char_at(text, mark) == "\t" else None
         raise EdgecasesError(f"YAML syntax error: {problem}", shown, line, hint=hint) from None
     except yaml.YAMLError as exc:
