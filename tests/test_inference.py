@@ -231,3 +231,13 @@ categories:
     assert category["n_correct"] == correct
     assert category["accuracy"] == pytest.approx(correct / len(files))
     assert 0 < correct < len(files)   # the check means something only if the labels are mixed
+
+
+def test_a_changed_label_set_is_not_served_from_the_cache(tiny_project, pytester, forward_log):
+    tiny_project(SUITE)
+    pytester.runpytest("--edgecases").assert_outcomes(passed=1, failed=1)
+    # The model still has two outputs: with three labels it no longer fits the suite.
+    (pytester.path / "edgecases.yaml").write_text(SUITE.replace("[red, blue]", "[red, blue, green]"))
+    result = pytester.runpytest("--edgecases")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*the model returned (24, 2) for a batch of 24; expected (24, 3)*"])
