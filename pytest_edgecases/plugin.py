@@ -117,6 +117,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(RunReporter(config), "edgecases-run-reporter")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Scope pytest_edgecases_load_model as pytest scopes conftest hooks: to the suites below it."""
+    if SESSION_KEY in session.config.stash:
+        session_of(session.config).model_hook = lambda suite, device: session.gethookproxy(
+            suite.path).pytest_edgecases_load_model(suite=suite, device=device)
+
+
 def _opt_str(path: Path | None) -> str | None:
     return str(path) if path is not None else None
 
