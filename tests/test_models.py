@@ -190,3 +190,15 @@ def test_conftest_hook_that_raises(tiny_project, pytester):
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*pytest_edgecases_load_model raised FileNotFoundError: checkpoints/latest.ckpt*"])
     assert_no_traceback(result)
+
+
+def test_conftest_hook_applies_only_to_suites_below_it(tiny_project, pytester):
+    tiny_project(suite('{factory: "tinymodel:build", args: {bias: 1.0}}'))
+    (pytester.path / "sub").mkdir()
+    tiny_project(suite('{factory: "tinymodel:build", args: {bias: 1.0}}').replace("data/", "../data/"),
+                 filename="sub/edgecases.yaml")
+    (pytester.path / "sub/tinymodel.py").write_text((pytester.path / "tinymodel.py").read_text())
+    (pytester.path / "sub/conftest.py").write_text(HOOK.format(bias=0.0))
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["FAILED edgecases.yaml::dark*"])
