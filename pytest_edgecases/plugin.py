@@ -223,7 +223,11 @@ class RunReporter:
         if data is not None and report.when == "call":
             from .records import CategoryResult
 
-            session_of(self.config).results.append(CategoryResult.from_dict(data))
+            edge = session_of(self.config)
+            edge.results.append(CategoryResult.from_dict(data))
+            # xdist tells the workers the run's id, not the controller; reports carry it here, so
+            # that the controller can remove the workers' shared temp files at the end.
+            edge.run_id = edge.run_id or getattr(report, "testrun_uid", None)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
