@@ -124,7 +124,9 @@ def example_verdicts(path: Path) -> dict[tuple[str, str], tuple]:
 
 
 @pytest.mark.parametrize("cache", ["cache", "no-cache"])
-def test_xdist_same_verdicts_and_each_image_inferred_once_in_all(tiny_project, pytester, forward_log, cache):
+def test_xdist_same_verdicts_and_each_image_inferred_once_in_all(tiny_project, pytester, forward_log, cache,
+                                                                  tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))   # where the workers share their run's files
     tiny_project(SHARED)
     (pytester.path / "listed.csv").write_text("path,label\ndata/clean/red/000.png,red\ndata/dark/red/001.png,red\n")
     plain = pytester.runpytest("--edgecases", "--edgecases-no-cache", "--edgecases-results=plain.json")
@@ -141,6 +143,7 @@ def test_xdist_same_verdicts_and_each_image_inferred_once_in_all(tiny_project, p
     result.stdout.fnmatch_lines(["*= edge cases =*", "category *", "clean *passed", "dark *FAILED",
                                  "clean_again *passed", "listed *passed"])
     assert result.stdout.str().count("= edge cases =") == 1
+    assert list(tmp_path.glob("pytest-edgecases-*")) == []   # and they are gone at the end
 
 
 #: A position- and channel-sensitive model over 3 labels, with fixed random weights.
