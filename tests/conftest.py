@@ -72,9 +72,14 @@ def write_images(root: Path, folder: str, counts: dict[str, int], brightness: fl
 
 @pytest.fixture
 def tiny_project(pytester: pytest.Pytester) -> Callable[..., Path]:
-    """Build a project: tinymodel.py, clean/ and dark/ image folders, and a suite from ``yaml`` text."""
+    """Build a project: tinymodel.py, clean/ and dark/ image folders, and a suite from ``yaml`` text.
 
-    def make(yaml: str | None = None, *, clean: int = 6, dark: int = 6, filename: str = "edgecases.yaml") -> Path:
+    Without ``yaml``, the suite has the categories clean and dark, and its model is ``factory``
+    (``countmodel:build`` with the forward_log fixture).
+    """
+
+    def make(yaml: str | None = None, *, clean: int = 6, dark: int = 6, filename: str = "edgecases.yaml",
+             factory: str = "tinymodel:build") -> Path:
         root = pytester.path
         (root / "tinymodel.py").write_text(TINY_MODEL)
         if clean:
@@ -85,7 +90,7 @@ def tiny_project(pytester: pytest.Pytester) -> Callable[..., Path]:
             yaml = """
                 suite: colours
                 labels: [red, blue]
-                model: {factory: "tinymodel:build", args: {bias: 1.0}}
+                model: {factory: "%s", args: {bias: 1.0}}
                 preprocess: {resize: [8, 8]}
                 defaults: {min_accuracy: 0.9}
                 categories:
@@ -95,7 +100,7 @@ def tiny_project(pytester: pytest.Pytester) -> Callable[..., Path]:
                   - name: dark
                     images: data/dark/
                     severity: high
-            """
+            """ % factory
         path = root / filename
         path.write_text(textwrap.dedent(yaml).lstrip())
         return path

@@ -5,20 +5,6 @@ import textwrap
 
 import pytest
 
-SUITE = """
-    suite: colours
-    labels: [red, blue]
-    model: {factory: "tinymodel:build", args: {bias: 1.0}}
-    preprocess: {resize: [8, 8]}
-    defaults: {min_accuracy: 0.9}
-    categories:
-      - name: clean
-        images: data/clean/
-      - name: dark
-        images: data/dark/
-"""
-
-
 def test_one_item_per_category_judged_on_thresholds(tiny_project, pytester):
     tiny_project()
     result = pytester.runpytest("--edgecases", "-rA")
@@ -27,7 +13,7 @@ def test_one_item_per_category_judged_on_thresholds(tiny_project, pytester):
 
 
 def test_collect_only_lists_categories_and_infers_nothing(tiny_project, pytester, forward_log):
-    tiny_project(SUITE.replace("tinymodel:build", "countmodel:build"))
+    tiny_project(factory="countmodel:build")
     result = pytester.runpytest("--edgecases", "--co", "-q")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["edgecases.yaml::clean", "edgecases.yaml::dark", "2 tests collected*"])
@@ -37,7 +23,8 @@ def test_collect_only_lists_categories_and_infers_nothing(tiny_project, pytester
 
 def test_ids_are_suite_path_and_category(tiny_project, pytester):
     (pytester.path / "suites").mkdir()
-    tiny_project(SUITE.replace("data/", "../data/"), filename="suites/road.edgecases.yaml")
+    suite = tiny_project(filename="suites/road.edgecases.yaml")
+    suite.write_text(suite.read_text().replace("data/", "../data/"))
     result = pytester.runpytest("--edgecases", "--co", "-q")
     result.stdout.fnmatch_lines(["suites/road.edgecases.yaml::clean", "suites/road.edgecases.yaml::dark"])
 
@@ -91,7 +78,7 @@ def test_ini_edgecases_files_takes_other_patterns(tiny_project, pytester):
 
 
 def test_ini_enables_edgecases_and_sets_batch_size(tiny_project, pytester, forward_log):
-    tiny_project(SUITE.replace("tinymodel:build", "countmodel:build"))
+    tiny_project(factory="countmodel:build")
     pytester.makeini(textwrap.dedent("""
         [pytest]
         edgecases = true
@@ -103,7 +90,7 @@ def test_ini_enables_edgecases_and_sets_batch_size(tiny_project, pytester, forwa
 
 
 def test_command_line_wins_over_ini(tiny_project, pytester, forward_log):
-    tiny_project(SUITE.replace("tinymodel:build", "countmodel:build"))
+    tiny_project(factory="countmodel:build")
     pytester.makeini("[pytest]\nedgecases_batch_size = 5\n")
     pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-batch-size=7", "-k", "clean")
     assert forward_log() == [7, 5]

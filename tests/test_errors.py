@@ -14,6 +14,10 @@ preprocess: {resize: [8, 8]}
 """
 
 
+#: A category on lines 5-7, after HEAD.
+CLEAN = "categories:\n  - name: clean\n    images: data/clean/\n"
+
+
 def assert_clean(result: pytest.RunResult) -> None:
     """No traceback, and no frame from an installed library."""
     out = result.stdout.str() + result.stderr.str()
@@ -40,17 +44,17 @@ def collect_error(pytester: pytest.Pytester, *lines: str) -> None:
     pytest.param("labels: [red]\ncategories:\n  - {name: clean, images: data/clean/}\n", [
         "edgecases.yaml:5: duplicate key 'labels' (first on line 2)", "  hint: remove one of them"],
         id="duplicate-key"),
-    pytest.param("categories:\n  - name: clean\n    images: data/clean/\n    min_acuracy: 0.9\n", [
+    pytest.param(CLEAN + "    min_acuracy: 0.9\n", [
         "edgecases.yaml:8: unknown key 'min_acuracy' in a category (did you mean 'min_accuracy'?)",
         "  hint: valid keys: name, description, *"], id="unknown-key"),
     pytest.param("defualts: {min_accuracy: 0.9}\ncategories:\n  - {name: clean, images: data/clean/}\n", [
         "edgecases.yaml:5: unknown key 'defualts' in the suite (did you mean 'defaults'?)"], id="unknown-top-key"),
-    pytest.param("categories:\n  - name: clean\n    images: data/clean/\n    min_accuracy: high\n", [
+    pytest.param(CLEAN + "    min_accuracy: high\n", [
         "edgecases.yaml:8: min_accuracy must be a number between 0 and 1, got str 'high'"], id="wrong-type"),
-    pytest.param("categories:\n  - name: clean\n    images: data/clean/\n    max_failures: {hihg: 0}\n", [
+    pytest.param(CLEAN + "    max_failures: {hihg: 0}\n", [
         "edgecases.yaml:8: max_failures level 'hihg' is not a severity (did you mean 'high'?)"],
         id="wrong-severity-level"),
-    pytest.param("categories:\n  - name: clean\n    images: data/clean/\n    severity: critical\n", [
+    pytest.param(CLEAN + "    severity: critical\n", [
         "edgecases.yaml:8: severity must be one of low, medium, high, got str 'critical'"], id="bad-severity"),
     pytest.param("categories: {clean: data/clean/}\n", [
         "edgecases.yaml:5: categories must be a non-empty list"], id="categories-not-a-list"),
@@ -61,7 +65,7 @@ def collect_error(pytester: pytest.Pytester, *lines: str) -> None:
         "edgecases.yaml:7: images '/etc/' is absolute"], id="absolute-path"),
     pytest.param("categories:\n  - name: clean\n    images: ../../\n", [
         "edgecases.yaml:7: images '../../' resolves outside the project root *"], id="dotdot-escape"),
-    pytest.param("categories:\n  - name: clean\n    images: data/clean/\n    group_by: camera\n", [
+    pytest.param(CLEAN + "    group_by: camera\n", [
         "edgecases.yaml:8: group_by 'camera' is not a manifest column of category 'clean'"], id="group-by-no-column"),
     pytest.param("categories:\n  - name: clean\n    images: data/clean/\n  - name: clean\n    images: data/dark/\n", [
         "edgecases.yaml:8: duplicate category name 'clean' (first on line 6)"], id="duplicate-category"),
@@ -72,7 +76,7 @@ def test_suite_errors_name_file_and_line(tiny_project, pytester, body, lines):
 
 
 def test_label_folder_not_in_label_set(tiny_project, pytester):
-    tiny_project(HEAD + "categories:\n  - name: clean\n    images: data/clean/\n")
+    tiny_project(HEAD + CLEAN)
     os.rename(pytester.path / "data/clean/blue", pytester.path / "data/clean/bleu")
     collect_error(pytester, "edgecases.yaml:7: folder 'data/clean/bleu' is not a label (did you mean 'blue'?)",
                   "  hint: each sub-folder of images: must be named after one of the suite's labels")
@@ -110,7 +114,7 @@ def test_symlinked_folder_pointing_outside_the_root(tiny_project, pytester, tmp_
 
 def test_symlinked_image_pointing_outside_the_root(tiny_project, pytester, tmp_path_factory, solid_image):
     outside = solid_image(tmp_path_factory.mktemp("outside") / "secret.png", (200, 0, 0))
-    tiny_project(HEAD + "categories:\n  - name: clean\n    images: data/clean/\n")
+    tiny_project(HEAD + CLEAN)
     (pytester.path / "data/clean/red/linked.png").symlink_to(outside)
     collect_error(pytester, "edgecases.yaml:7: image 'data/clean/red/linked.png' links outside the project root")
 
@@ -133,53 +137,44 @@ categories:
 """
 
 
-def test_factory_that_cannot_be_imported(tiny_project, pytester):
-    tiny_project(HEAD.replace("tinymodel:build", "tinymodle:build") + TWO_CATEGORIES)
-    result = item_failures(pytester)
-    result.stdout.fnmatch_lines(["edgecases.yaml:3: model.factory 'tinymodle:build': cannot import tinymodle "
-                                 "(No module named 'tinymodle')",
-                                 "  hint: the module must be importable from the suite file's folder or sys.path"])
+MODEL_SOURCES = {
+    "raises": "def build():\n    raise ValueError('checkpoint path not configured')\n",
+    "syntax": "def build(:\n",
+    "three_outputs": "import torch\n\n\ndef build():\n    return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), "
+                     "torch.nn.Flatten(), torch.nn.Linear(3, 3))\n",
+    "crash": "import torch\n\n\nclass Crash(torch.nn.Module):\n    def forward(self, x):\n"
+             "        raise RuntimeError('CUDA kernel exploded')\n\n\ndef build():\n    return Crash()\n",
+    "lazy": "import torch\n\n\ndef build():\n    return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), "
+            "torch.nn.Flatten(), torch.nn.LazyLinear(2))\n",
+}
 
 
-def test_factory_without_the_callable(tiny_project, pytester):
-    tiny_project(HEAD.replace("tinymodel:build", "tinymodel:biuld") + TWO_CATEGORIES)
-    result = item_failures(pytester)
-    result.stdout.fnmatch_lines(["edgecases.yaml:3: model.factory 'tinymodel:biuld': tinymodel has no attribute "
-                                 "'biuld'"])
-
-
-def test_factory_that_raises(tiny_project, pytester):
-    pytester.makepyfile(badmodel="def build():\n    raise ValueError('checkpoint path not configured')\n")
-    tiny_project(HEAD.replace("tinymodel:build", "badmodel:build") + TWO_CATEGORIES)
-    result = item_failures(pytester)
-    result.stdout.fnmatch_lines(["edgecases.yaml:3: building the model failed: "
-                                 "ValueError: checkpoint path not configured"])
-
-
-def test_factory_module_with_a_syntax_error(tiny_project, pytester):
-    (pytester.path / "badmodel.py").write_text("def build(:\n")
-    tiny_project(HEAD.replace("tinymodel:build", "badmodel:build") + TWO_CATEGORIES)
-    result = item_failures(pytester)
-    result.stdout.fnmatch_lines(["edgecases.yaml:3: building the model failed: SyntaxError: *"])
-
-
-def test_model_with_the_wrong_output_shape(tiny_project, pytester):
-    pytester.makepyfile(threeway="import torch\n\n\ndef build():\n    return torch.nn.Sequential("
-                                 "torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 3))\n")
-    tiny_project(HEAD.replace("tinymodel:build", "threeway:build") + TWO_CATEGORIES)
-    result = item_failures(pytester)
-    result.stdout.fnmatch_lines(["edgecases.yaml:3: the model returned (24, 3) for a batch of 24; expected (24, 2): "
-                                 "one logit per label",
-                                 "  hint: the model's last layer must have as many outputs as the suite has labels"])
-
-
-def test_model_that_raises_in_forward(tiny_project, pytester):
-    pytester.makepyfile(crash="import torch\n\n\nclass Crash(torch.nn.Module):\n"
-                              "    def forward(self, x):\n        raise RuntimeError('CUDA kernel exploded')\n\n\n"
-                              "def build():\n    return Crash()\n")
-    tiny_project(HEAD.replace("tinymodel:build", "crash:build") + TWO_CATEGORIES)
-    result = item_failures(pytester)
-    result.stdout.fnmatch_lines(["*the model raised RuntimeError: CUDA kernel exploded*"])
+@pytest.mark.parametrize("factory, lines", [
+    pytest.param("tinymodle:build", [
+        "edgecases.yaml:3: model.factory 'tinymodle:build': cannot import tinymodle (No module named 'tinymodle')",
+        "  hint: the module must be importable from the suite file's folder or sys.path"], id="import-error"),
+    pytest.param("tinymodel:biuld", [
+        "edgecases.yaml:3: model.factory 'tinymodel:biuld': tinymodel has no attribute 'biuld'"], id="no-callable"),
+    pytest.param("raises:build", [
+        "edgecases.yaml:3: building the model failed: ValueError: checkpoint path not configured"],
+        id="factory-raises"),
+    pytest.param("syntax:build", ["edgecases.yaml:3: building the model failed: SyntaxError: *"],
+                 id="syntax-error"),
+    pytest.param("three_outputs:build", [
+        "edgecases.yaml:3: the model returned (24, 3) for a batch of 24; expected (24, 2): one logit per label",
+        "  hint: the model's last layer must have as many outputs as the suite has labels"],
+        id="wrong-output-shape"),
+    pytest.param("crash:build", ["*the model raised RuntimeError: CUDA kernel exploded*"], id="raises-in-forward"),
+    pytest.param("lazy:build", [
+        "edgecases.yaml:3: the model has uninitialised parameters (torch.nn.Lazy* modules)",
+        "  hint: run one dummy batch through the model where it is built"], id="lazy-parameters"),
+])
+def test_model_errors_fail_every_category_naming_the_model_line(tiny_project, pytester, factory, lines):
+    module = factory.partition(":")[0]
+    if module in MODEL_SOURCES:
+        (pytester.path / f"{module}.py").write_text(MODEL_SOURCES[module])
+    tiny_project(HEAD.replace("tinymodel:build", factory) + TWO_CATEGORIES)
+    item_failures(pytester).stdout.fnmatch_lines(lines)
 
 
 def test_a_corrupt_image_fails_only_its_own_category(tiny_project, pytester):
@@ -192,11 +187,3 @@ def test_a_corrupt_image_fails_only_its_own_category(tiny_project, pytester):
         "data/dark/red/002.png *red*—*—*medium*error*"])
     assert "edge-case category: clean" not in result.stdout.str()
 
-
-def test_model_with_uninitialised_lazy_parameters(tiny_project, pytester):
-    pytester.makepyfile(lazy="import torch\n\n\ndef build():\n    return torch.nn.Sequential("
-                             "torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.LazyLinear(2))\n")
-    tiny_project(HEAD.replace("tinymodel:build", "lazy:build") + TWO_CATEGORIES)
-    result = item_failures(pytester)
-    result.stdout.fnmatch_lines(["edgecases.yaml:3: the model has uninitialised parameters (torch.nn.Lazy* modules)",
-                                 "  hint: run one dummy batch through the model where it is built"])

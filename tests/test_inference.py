@@ -11,27 +11,21 @@ import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
-SUITE = """
-suite: colours
-labels: [red, blue]
-model: {factory: "countmodel:build", args: {bias: 1.0}}
-preprocess: {resize: [8, 8]}
-defaults: {min_accuracy: 0.9}
-categories:
-  - name: clean
-    images: data/clean/
-  - name: dark
-    images: data/dark/
-"""
-
 #: Two more categories over images that clean and dark already hold.
-SHARED = SUITE + """
+SHARED = """
   - name: clean_again
     images: data/clean/
   - name: listed
     manifest: listed.csv
     min_accuracy: 0.0
 """
+
+
+def colours(tiny_project, extra: str = "") -> Path:
+    """tiny_project's suite, its model logging batch sizes (forward_log), with ``extra`` categories."""
+    suite = tiny_project(factory="countmodel:build")
+    suite.write_text(suite.read_text() + extra)
+    return suite
 
 
 def inferred_line(result: pytest.RunResult) -> tuple[int, int, int]:
@@ -42,7 +36,7 @@ def inferred_line(result: pytest.RunResult) -> tuple[int, int, int]:
 
 
 def test_each_image_is_inferred_once_even_when_categories_share_it(tiny_project, pytester, forward_log):
-    tiny_project(SHARED)
+    colours(tiny_project, SHARED)
     (pytester.path / "listed.csv").write_text("path,label\ndata/clean/red/000.png,red\ndata/dark/red/001.png,red\n"
                                               "data/dark/blue/002.png,blue\n")
     result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider")
@@ -52,7 +46,7 @@ def test_each_image_is_inferred_once_even_when_categories_share_it(tiny_project,
 
 
 def test_deselected_categories_are_not_inferred(tiny_project, pytester, forward_log):
-    tiny_project(SUITE)
+    colours(tiny_project)
     result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "-k", "clean")
     result.assert_outcomes(passed=1, deselected=1)
     assert sum(forward_log()) == 12
@@ -60,7 +54,7 @@ def test_deselected_categories_are_not_inferred(tiny_project, pytester, forward_
 
 
 def test_one_batch_by_default_and_batch_size_option(tiny_project, pytester, forward_log):
-    tiny_project(SUITE)
+    colours(tiny_project)
     pytester.runpytest("--edgecases", "-p", "no:cacheprovider")
     assert forward_log() == [24]
     pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-batch-size=10")
@@ -68,7 +62,7 @@ def test_one_batch_by_default_and_batch_size_option(tiny_project, pytester, forw
 
 
 def test_cache_between_runs(tiny_project, pytester, forward_log):
-    tiny_project(SUITE)
+    colours(tiny_project)
     first = pytester.runpytest("--edgecases")
     first.assert_outcomes(passed=1, failed=1)
     assert inferred_line(first) == (24, 24, 0)
@@ -84,13 +78,13 @@ def test_cache_between_runs(tiny_project, pytester, forward_log):
 
 
 def test_no_cache_run_writes_no_cache(tiny_project, pytester, forward_log):
-    tiny_project(SUITE)
+    colours(tiny_project)
     assert inferred_line(pytester.runpytest("--edgecases", "--edgecases-no-cache")) == (24, 24, 0)
     assert inferred_line(pytester.runpytest("--edgecases")) == (24, 24, 0)
 
 
 def test_a_changed_image_alone_is_inferred_again(tiny_project, pytester, forward_log, solid_image):
-    tiny_project(SUITE)
+    colours(tiny_project)
     pytester.runpytest("--edgecases")
     solid_image(pytester.path / "data/dark/red/000.png", (250, 0, 0), size=16)
     result = pytester.runpytest("--edgecases")
@@ -98,19 +92,19 @@ def test_a_changed_image_alone_is_inferred_again(tiny_project, pytester, forward
 
 
 def test_a_changed_model_or_preprocessing_infers_everything_again(tiny_project, pytester, forward_log):
-    tiny_project(SUITE)
+    suite = colours(tiny_project)
     pytester.runpytest("--edgecases")
-    suite = pytester.path / "edgecases.yaml"
-    suite.write_text(SUITE.replace("bias: 1.0", "bias: 0.0"))
+    text = suite.read_text()
+    suite.write_text(text.replace("bias: 1.0", "bias: 0.0"))
     result = pytester.runpytest("--edgecases")
     result.assert_outcomes(passed=2)          # and the verdicts are the new model's
     assert inferred_line(result) == (24, 24, 0)
-    suite.write_text(SUITE.replace("bias: 1.0", "bias: 0.0").replace("resize: [8, 8]", "resize: [4, 4]"))
+    suite.write_text(text.replace("bias: 1.0", "bias: 0.0").replace("resize: [8, 8]", "resize: [4, 4]"))
     assert inferred_line(pytester.runpytest("--edgecases")) == (24, 24, 0)
 
 
 def test_cache_dir_option(tiny_project, pytester, forward_log):
-    tiny_project(SUITE)
+    colours(tiny_project)
     pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-cache-dir=preds")
     assert (pytester.path / "preds" / "predictions.sqlite").is_file()
     result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-cache-dir=preds")
@@ -131,7 +125,7 @@ def test_xdist_same_verdicts_and_each_image_inferred_once_in_all(tiny_project, p
     slow enough on two cores that only this, the xdist-specific path, is run.)
     """
     monkeypatch.setenv("TMPDIR", str(tmp_path))   # where the workers share their run's files
-    tiny_project(SHARED)
+    colours(tiny_project, SHARED)
     (pytester.path / "listed.csv").write_text("path,label\ndata/clean/red/000.png,red\ndata/dark/red/001.png,red\n")
     plain = pytester.runpytest("--edgecases", "--edgecases-no-cache", "--edgecases-results=plain.json")
     plain.assert_outcomes(passed=3, failed=1)
@@ -240,10 +234,10 @@ categories:
 
 
 def test_a_changed_label_set_is_not_served_from_the_cache(tiny_project, pytester, forward_log):
-    tiny_project(SUITE)
+    suite = colours(tiny_project)
     pytester.runpytest("--edgecases").assert_outcomes(passed=1, failed=1)
     # The model still has two outputs: with three labels it no longer fits the suite.
-    (pytester.path / "edgecases.yaml").write_text(SUITE.replace("[red, blue]", "[red, blue, green]"))
+    suite.write_text(suite.read_text().replace("[red, blue]", "[red, blue, green]"))
     result = pytester.runpytest("--edgecases")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*the model returned (24, 2) for a batch of 24; expected (24, 3)*"])
