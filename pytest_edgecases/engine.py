@@ -186,18 +186,35 @@ def load_weights(path: Path, display: str) -> dict[str, torch.Tensor]:
     return state
 
 
+#: Packages whose code changes only with their versions, which the cache key holds already.
+_VERSIONED_PACKAGES = ("torch", "torchvision", "builtins")
+
+
 def model_fingerprint(model: torch.nn.Module) -> str:
-    """SHA-256 of the architecture's source and every parameter and buffer: what the cache is keyed on."""
+    """SHA-256 of the model's code and every parameter and buffer: what the cache is keyed on.
+
+    The code is the source of each file that defines a class of the model, of its submodules
+    or of their base classes, so that an edited forward, helper function or parent class is
+    noticed; a TorchScript model contributes its compiled code.
+    """
     h = hashlib.sha256()
     cls = type(model)
     h.update(f"{cls.__module__}.{cls.__qualname__}".encode())
-    try:
-        h.update(inspect.getsource(cls).encode())
-    except (OSError, TypeError):
-        h.update(repr(model).encode())
-    code = getattr(model, "code", None)  # TorchScript: the compiled code is part of the model
-    if isinstance(code, str):
-        h.update(code.encode())
+    files: set[str] = set()
+    for sub in model.modules():
+        try:
+            code = getattr(sub, "code", None)  # TorchScript: the compiled code is part of the model
+        except Exception:  # a script module without forward has no code to show
+            code = None
+        if isinstance(code, str):
+            h.update(code.encode())
+        files.update(k.__module__ for k in type(sub).__mro__
+                     if k.__module__.partition(".")[0] not in _VERSIONED_PACKAGES)
+    for name in sorted(files):
+        try:
+            h.update(inspect.getsource(sys.modules[name]).encode())
+        except (KeyError, OSError, TypeError):
+            h.update(repr(model).encode())  # no source to read (a notebook, exec'd code): the structure
     for name, tensor in sorted(model.state_dict().items()):
         t = tensor.detach().to("cpu").contiguous().reshape(-1)
         h.update(f"{name}:{t.dtype}:{tuple(tensor.shape)}".encode())
