@@ -241,3 +241,56 @@ def test_a_changed_label_set_is_not_served_from_the_cache(tiny_project, pytester
     result = pytester.runpytest("--edgecases")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*the model returned (24, 2) for a batch of 24; expected (24, 3)*"])
+
+
+HELPER_MODEL = '''
+import torch
+
+
+def features(x):
+    return x.mean(dim=(2, 3)){tweak}
+
+
+class Block(torch.nn.Module):
+    def forward(self, x):
+        return features(x)
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+        self.fc = torch.nn.Linear(3, 2)
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor([[4.0, 0.0, -4.0], [-4.0, 0.0, 4.0]]))
+            self.fc.bias.zero_()
+
+    def forward(self, x):
+        return self.fc(self.block(x))
+
+
+def build():
+    return Net()
+'''
+
+
+@pytest.mark.parametrize("edit", ["helper function", "parent class"])
+def test_a_changed_model_code_is_inferred_again(tiny_project, pytester, forward_log, edit):
+    """Same weights, other code: the model's own classes and modules are part of the cache key."""
+    if edit == "helper function":
+        model, factory = pytester.path / "helpermodel.py", "helpermodel:build"
+        model.write_text(HELPER_MODEL.format(tweak=""))
+        changed = HELPER_MODEL.format(tweak=" * torch.tensor([0.0, 1.0, 1.0])  # red channel lost")
+    else:   # countmodel's class only subclasses tinymodel.Net, whose forward changes
+        model, factory = pytester.path / "tinymodel.py", "countmodel:build"
+        changed = None
+    suite = tiny_project(factory=factory)
+    suite.write_text(suite.read_text().replace("args: {bias: 1.0}", "args: {}"))
+    pytester.runpytest("--edgecases").assert_outcomes(passed=2)
+    if changed is None:
+        changed = model.read_text().replace("return self.fc(x.mean(dim=(2, 3)))",
+                                            "return self.fc(x.mean(dim=(2, 3)) * torch.tensor([0.0, 1.0, 1.0]))")
+    model.write_text(changed)
+    result = pytester.runpytest("--edgecases")
+    assert inferred_line(result) == (24, 24, 0)
+    result.assert_outcomes(failed=2)   # without red, every red image reads as blue
