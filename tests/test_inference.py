@@ -294,3 +294,25 @@ def test_a_changed_model_code_is_inferred_again(tiny_project, pytester, forward_
     result = pytester.runpytest("--edgecases")
     assert inferred_line(result) == (24, 24, 0)
     result.assert_outcomes(failed=2)   # without red, every red image reads as blue
+
+
+PREPROCESS = '''
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+
+def transform(image):
+    return TF.to_dtype(TF.pil_to_tensor(TF.resize(image, [4, 4])), torch.float32, scale=True){tweak}
+'''
+
+
+def test_a_preprocess_callable_is_used_and_its_edits_are_inferred_again(tiny_project, pytester, forward_log):
+    (pytester.path / "mypre.py").write_text(PREPROCESS.format(tweak=""))
+    suite = tiny_project(factory="countmodel:build")
+    suite.write_text(suite.read_text().replace("preprocess: {resize: [8, 8]}", "preprocess: mypre:transform"))
+    pytester.runpytest("--edgecases").assert_outcomes(passed=1, failed=1)
+    # Swapping red and blue makes every image read as the other colour.
+    (pytester.path / "mypre.py").write_text(PREPROCESS.format(tweak="[[2, 1, 0]]"))
+    result = pytester.runpytest("--edgecases")
+    assert inferred_line(result) == (24, 24, 0)
+    result.assert_outcomes(failed=2)
