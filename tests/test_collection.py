@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+
 def test_one_item_per_category_judged_on_thresholds(tiny_project, pytester):
     tiny_project()
     result = pytester.runpytest("--edgecases", "-rA")
