@@ -91,7 +91,13 @@ def import_callable(target: str, suite_dir: Path, what: str, display: str, line:
 def load_model(suite: Suite, device: torch.device,
                from_hook: Callable[[Suite, torch.device], Any] | None = None) -> torch.nn.Module:
     """Build the model from the conftest hook or the suite's model: section, in eval mode on ``device``."""
-    model = from_hook(suite, device) if from_hook else None
+    try:
+        model = from_hook(suite, device) if from_hook else None
+    except EdgecasesError:
+        raise
+    except Exception as exc:  # user code in conftest.py: say what it raised, in one line
+        raise EdgecasesError(f"pytest_edgecases_load_model raised {type(exc).__name__}: {exc}", suite.display,
+                             hint="the hook is implemented in a conftest.py") from None
     if model is None:
         if suite.model is None:
             raise EdgecasesError("the suite declares no model:", suite.display, 1,
@@ -101,6 +107,11 @@ def load_model(suite: Suite, device: torch.device,
     if not isinstance(model, torch.nn.Module):
         raise EdgecasesError(f"the model is a {type(model).__name__}, not a torch.nn.Module", suite.display,
                              suite.model.line if suite.model else None)
+    if any(torch.nn.parameter.is_lazy(t) for t in (*model.parameters(), *model.buffers())):
+        # Uninitialised parameters have no values to fingerprint (the cache key) or to move to the device.
+        raise EdgecasesError("the model has uninitialised parameters (torch.nn.Lazy* modules)", suite.display,
+                             suite.model.line if suite.model else None,
+                             hint="run one dummy batch through the model where it is built")
     return model.eval().to(device)
 
 
@@ -175,18 +186,35 @@ def load_weights(path: Path, display: str) -> dict[str, torch.Tensor]:
     return state
 
 
+#: Packages whose code changes only with their versions, which the cache key holds already.
+_VERSIONED_PACKAGES = ("torch", "torchvision", "builtins")
+
+
 def model_fingerprint(model: torch.nn.Module) -> str:
-    """SHA-256 of the architecture's source and every parameter and buffer: what the cache is keyed on."""
+    """SHA-256 of the model's code and every parameter and buffer: what the cache is keyed on.
+
+    The code is the source of each file that defines a class of the model, of its submodules
+    or of their base classes, so that an edited forward, helper function or parent class is
+    noticed; a TorchScript model contributes its compiled code.
+    """
     h = hashlib.sha256()
     cls = type(model)
     h.update(f"{cls.__module__}.{cls.__qualname__}".encode())
-    try:
-        h.update(inspect.getsource(cls).encode())
-    except (OSError, TypeError):
-        h.update(repr(model).encode())
-    code = getattr(model, "code", None)  # TorchScript: the compiled code is part of the model
-    if isinstance(code, str):
-        h.update(code.encode())
+    files: set[str] = set()
+    for sub in model.modules():
+        try:
+            code = getattr(sub, "code", None)  # TorchScript: the compiled code is part of the model
+        except Exception:  # a script module without forward has no code to show
+            code = None
+        if isinstance(code, str):
+            h.update(code.encode())
+        files.update(k.__module__ for k in type(sub).__mro__
+                     if k.__module__.partition(".")[0] not in _VERSIONED_PACKAGES)
+    for name in sorted(files):
+        try:
+            h.update(inspect.getsource(sys.modules[name]).encode())
+        except (KeyError, OSError, TypeError):
+            h.update(repr(model).encode())  # no source to read (a notebook, exec'd code): the structure
     for name, tensor in sorted(model.state_dict().items()):
         t = tensor.detach().to("cpu").contiguous().reshape(-1)
         h.update(f"{name}:{t.dtype}:{tuple(tensor.shape)}".encode())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import warnings
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -37,13 +36,17 @@ def decode_rgb(data: bytes) -> Image.Image:
     if not data:
         raise ImageError("empty file (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            # Pillow warns between MAX_IMAGE_PIXELS and twice that; treat the warning as the bomb it is.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as im:
-                im.load()
-                im = ImageOps.exif_transpose(im) or im
-                return _to_rgb(im)
+        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as im:
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse those too. Checked here,
+            # not by turning the warning into an error: warning filters are process-wide and images
+            # are decoded in threads, so one thread leaving catch_warnings() unset another's filter.
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit and im.width * im.height > limit:
+                raise Image.DecompressionBombError(f"{im.width}x{im.height} = {im.width * im.height} pixels, "
+                                                   f"over the limit of {limit}")
+            im.load()
+            im = ImageOps.exif_transpose(im) or im
+            return _to_rgb(im)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"refused as a decompression bomb: {exc}") from None
     except UnidentifiedImageError:

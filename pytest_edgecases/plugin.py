@@ -108,7 +108,7 @@ def pytest_configure(config: pytest.Config) -> None:
                       review_queue=_opt_str(_path(config, "review-queue")),
                       markdown=_opt_str(_path(config, "markdown")), cache_dir=cache_dir, no_cache=no_cache)
     workerinput = getattr(config, "workerinput", None)
-    run_id = workerinput.get("testrunuid") if workerinput else _controller_run_id(config)
+    run_id = workerinput.get("testrunuid") if workerinput else None
     config.stash[SESSION_KEY] = EdgecasesSession(
         options, config.rootpath, worker_id=workerinput.get("workerid") if workerinput else None, run_id=run_id,
         write=lambda line: _write_line(config, line),
@@ -117,15 +117,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(RunReporter(config), "edgecases-run-reporter")
 
 
-def _controller_run_id(config: pytest.Config) -> str | None:
-    """Under xdist, fix the run id the workers get, so the controller can clean up their shared files."""
-    if not config.pluginmanager.hasplugin("xdist") or not getattr(config.option, "numprocesses", None):
-        return None
-    if getattr(config.option, "testrunuid", None) is None:
-        import uuid
-
-        config.option.testrunuid = uuid.uuid4().hex
-    return config.option.testrunuid
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Scope pytest_edgecases_load_model as pytest scopes conftest hooks: to the suites below it."""
+    if SESSION_KEY in session.config.stash:
+        session_of(session.config).model_hook = lambda suite, device: session.gethookproxy(
+            suite.path).pytest_edgecases_load_model(suite=suite, device=device)
 
 
 def _opt_str(path: Path | None) -> str | None:
@@ -227,7 +223,11 @@ class RunReporter:
         if data is not None and report.when == "call":
             from .records import CategoryResult
 
-            session_of(self.config).results.append(CategoryResult.from_dict(data))
+            edge = session_of(self.config)
+            edge.results.append(CategoryResult.from_dict(data))
+            # xdist tells the workers the run's id, not the controller; reports carry it here, so
+            # that the controller can remove the workers' shared temp files at the end.
+            edge.run_id = edge.run_id or getattr(report, "testrun_uid", None)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

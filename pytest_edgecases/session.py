@@ -150,8 +150,11 @@ class EdgecasesSession:
         pre = engine.Preprocessor(suite.preprocess, suite)
         fingerprint = engine.model_fingerprint(model)
         versions = library_versions()
+        # The label count is part of the key: inference checks the model has one output per label,
+        # and a prediction made for another label set must not skip that check.
         env_key = _digest(fingerprint, pre.spec.describe(), _source_digest(pre.custom),
-                          json.dumps(versions, sort_keys=True), device.type, self.options.precision)
+                          json.dumps(versions, sort_keys=True), device.type, self.options.precision,
+                          str(len(suite.labels)))
         jobs: dict[str, engine.Job] = {}
         for cat in categories:
             transform_key = cat.transform.key if cat.transform is not None else ""
@@ -181,6 +184,10 @@ class EdgecasesSession:
                                                 progress=ticker):
                         cache.put_many(batch)
                         self.predictions.update(batch)
+        except EdgecasesError as exc:
+            if exc.path is None:   # the model's output is at fault: point at the suite's model
+                exc.path, exc.line = suite.display, suite.model.line if suite.model else None
+            raise
         finally:
             cache.close()
         elapsed = time.perf_counter() - started

@@ -21,10 +21,10 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class LocDict(dict):
     """A mapping that remembers its own line and the line of each key (1-based)."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.line = 0
-        self.key_lines: dict = {}
+        self.key_lines: dict[Any, int] = {}
 
     def line_of(self, key: Any) -> int:
         """Line of ``key`` if present, else the mapping's own line."""
@@ -34,10 +34,10 @@ class LocDict(dict):
 class LocList(list):
     """A sequence that remembers its own line and the line of each item (1-based)."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.line = 0
-        self.item_lines: list = []
+        self.item_lines: list[int] = []
 
     def line_of(self, index: int) -> int:
         """Line of item ``index``, else the sequence's own line."""
@@ -72,6 +72,10 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or "invalid YAML"
+        context = exc.context_mark
+        if exc.context and context is not None and mark is not None and context.line != mark.line:
+            # An unclosed bracket or quote is noticed lines later, often at the end of the file.
+            problem += f" ({exc.context}, started on line {context.line + 1})"
         hint = "YAML indentation must use spaces, not tabs" if _char_at(text, mark) == "\t" else None
         raise EdgecasesError(f"YAML syntax error: {problem}", shown, line, hint=hint) from None
     except yaml.YAMLError as exc:

@@ -1,24 +1,35 @@
 """Shared test fixtures: tiny projects (images + a model) built in pytester's tmp dir.
 
-torch and yaml are imported here, at the top: pytester's in-process runs evict modules imported
-during a run, and torch cannot be imported twice in one process.
+torch (and the other libraries the plugin imports lazily) are imported here, at the top:
+pytester's in-process runs evict modules imported during a run, and these cannot be imported
+twice in one process.
 """
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
+# Imported up front, not lazily as the plugin does (see the module docstring). PyYAML is here
+# because its C loader keeps building nodes of the yaml.nodes it first saw: after an eviction,
+# a re-imported yaml would no longer recognise them and every suite would fail to parse.
+import pandas  # noqa: F401
 import pytest
-import torch  # noqa: F401  (see the module docstring)
-import yaml  # noqa: F401  (same reason: PyYAML's C loader keeps references to its first node classes)
+import safetensors.torch  # noqa: F401
+import torch  # noqa: F401
+import torchvision  # noqa: F401
+import yaml  # noqa: F401
 
-# Everything a run may import, imported once up front for the same reason (C extensions such as
-# numpy.fft refuse a second import in one process).
+# The plugin's lazily imported modules, for a related reason: after an eviction the package object
+# still holds the evicted submodules as attributes, so `from . import engine` would find the previous
+# run's engine (raising the previous run's EdgecasesError) while `from .errors import EdgecasesError`
+# finds a fresh module, and `except EdgecasesError` stops matching.
+import pytest_edgecases.engine  # noqa: F401,E402
+import pytest_edgecases.session  # noqa: F401,E402
+
+# C extensions such as numpy.fft refuse a second import in one process.
 import numpy.fft  # noqa: F401,E402
 import pandas  # noqa: F401,E402
-import pytest_edgecases.engine  # noqa: F401,E402  (torchvision and its transforms)
-import safetensors.torch  # noqa: F401,E402
 
 try:
     import scipy.stats  # noqa: F401  (test-only cross-checks)
@@ -70,9 +81,14 @@ def write_images(root: Path, folder: str, counts: dict[str, int], brightness: fl
 
 @pytest.fixture
 def tiny_project(pytester: pytest.Pytester) -> Callable[..., Path]:
-    """Build a project: tinymodel.py, clean/ and dark/ image folders, and a suite from ``yaml`` text."""
+    """Build a project: tinymodel.py, clean/ and dark/ image folders, and a suite from ``yaml`` text.
 
-    def make(yaml: str | None = None, *, clean: int = 6, dark: int = 6, filename: str = "edgecases.yaml") -> Path:
+    Without ``yaml``, the suite has the categories clean and dark, and its model is ``factory``
+    (``countmodel:build`` with the forward_log fixture).
+    """
+
+    def make(yaml: str | None = None, *, clean: int = 6, dark: int = 6, filename: str = "edgecases.yaml",
+             factory: str = "tinymodel:build") -> Path:
         root = pytester.path
         (root / "tinymodel.py").write_text(TINY_MODEL)
         if clean:
@@ -83,7 +99,7 @@ def tiny_project(pytester: pytest.Pytester) -> Callable[..., Path]:
             yaml = """
                 suite: colours
                 labels: [red, blue]
-                model: {factory: "tinymodel:build", args: {bias: 1.0}}
+                model: {factory: "%s", args: {bias: 1.0}}
                 preprocess: {resize: [8, 8]}
                 defaults: {min_accuracy: 0.9}
                 categories:
@@ -93,9 +109,76 @@ def tiny_project(pytester: pytest.Pytester) -> Callable[..., Path]:
                   - name: dark
                     images: data/dark/
                     severity: high
-            """
+            """ % factory
         path = root / filename
         path.write_text(textwrap.dedent(yaml).lstrip())
         return path
 
     return make
+
+
+#: The tiny model, appending each forward batch's size to forward.log next to it. Appends are
+#: atomic for such short lines, so xdist workers can share the log.
+COUNTING_MODEL = '''
+import os
+
+from tinymodel import Net
+
+LOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forward.log")
+
+
+class CountingNet(Net):
+    def forward(self, x):
+        with open(LOG, "a") as f:
+            f.write(f"{x.shape[0]}\\n")
+        return super().forward(x)
+
+
+def build(bias=0.0):
+    return CountingNet(bias)
+'''
+
+
+@pytest.fixture
+def forward_log(pytester: pytest.Pytester) -> Callable[[], list[int]]:
+    """Write countmodel.py (factory ``countmodel:build``); return a reader of the batch sizes so far."""
+    (pytester.path / "countmodel.py").write_text(COUNTING_MODEL)
+    log = pytester.path / "forward.log"
+
+    def read() -> list[int]:
+        return [int(n) for n in log.read_text().split()] if log.exists() else []
+
+    return read
+
+
+@pytest.fixture
+def solid_image() -> Callable[..., Path]:
+    """Return a writer of one solid-colour image: ``solid_image(path, (r, g, b), size=8)``."""
+
+    def write(path: Path, rgb: tuple[int, int, int], size: int = 8) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (size, size), rgb).save(path)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def tiny_net(tmp_path: Path) -> Iterator[Callable[..., torch.nn.Module]]:
+    """``tiny_net(bias)``: the tiny colour model built in this process (to save weights or script it).
+
+    Loaded from a real file so that torch.jit.script can read its source.
+    """
+    import importlib.util
+    import sys
+
+    source = tmp_path / "tinymodel_here.py"
+    source.write_text(TINY_MODEL)
+    name = f"tinymodel_here_{abs(hash(str(tmp_path)))}"
+    spec = importlib.util.spec_from_file_location(name, source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    yield module.build
+    sys.modules.pop(name, None)

@@ -1,0 +1,144 @@
+"""What a run shows and writes: failure messages, -v, the summary table, JUnit XML, the results file."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pandas as pd
+import pytest
+
+from pytest_edgecases.results import COLUMNS
+
+
+def test_failing_item_shows_thresholds_then_worst_failures_first(tiny_project, pytester, solid_image):
+    # With bias 1.0, P(red) = sigmoid(8 * (R - B) / 255 - 2): each colour below has a known answer.
+    images = {  # name: (colour, label, severity, predicted)
+        "ok_red": ((250, 0, 0), "red", "high", "red"),
+        "ok_blue": ((0, 0, 250), "blue", "high", "blue"),
+        "low_sure": ((250, 0, 0), "blue", "low", "red"),          # 99.7% sure, low severity
+        "medium_sure": ((180, 0, 0), "blue", "medium", "red"),    # 97.5%
+        "high_a_unsure": ((33, 4, 4), "red", "high", "blue"),     # 74.8% (sorts first by name only)
+        "high_b_sure": ((0, 0, 100), "red", "high", "blue"),        # 99.4%
+    }
+    rows = ["path,label,severity"]
+    for name, (rgb, label, severity, _) in images.items():
+        solid_image(pytester.path / "data" / f"{name}.png", rgb)
+        rows.append(f"data/{name}.png,{label},{severity}")
+    (pytester.path / "m.csv").write_text("\n".join(rows) + "\n")
+    tiny_project("""
+        labels: [red, blue]
+        model: {factory: "tinymodel:build", args: {bias: 1.0}}
+        categories:
+          - name: mixed
+            description: Hand-picked colours
+            manifest: m.csv
+            min_accuracy: 0.5
+            max_failures: {high: 1}
+    """, clean=0, dark=0)
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*_ edge-case category: mixed _*",
+        "edgecases.yaml::mixed: 2/6 correct, accuracy 33.3% ?9.7%–70.0%?",
+        "Hand-picked colours",
+        "threshold * measured * limit * result * detail",
+        "min_accuracy * 33.3% (accuracy) * >= 50.0% * FAILED * short by 16.7%",
+        "max_failures?high? * 2 * <= 1 * FAILED * 1 over",
+        "worst failures (4 in all):",
+        "image * expected * predicted * confidence * severity * status * comment",
+        "data/high_b_sure.png * red * blue * 99.4% * high * failure",
+        "data/high_a_unsure.png * red * blue * 74.8% * high * failure",
+        "data/medium_sure.png * blue * red * 97.5% * medium * failure",
+        "data/low_sure.png * blue * red * 99.7% * low * failure",
+    ])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_verbose_shows_accuracy_and_description(tiny_project, pytester):
+    tiny_project()
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "-v")
+    result.stdout.fnmatch_lines(["edgecases.yaml::clean PASSED (100.0% ?75.8%–100.0%? · Bright colours)*",
+                                 "edgecases.yaml::dark FAILED (50.0% ?25.4%–74.6%?)*"])
+    quiet = pytester.runpytest("--edgecases", "-p", "no:cacheprovider")
+    assert "Bright colours" not in quiet.stdout.str()
+
+
+def test_terminal_summary_table(tiny_project, pytester):
+    tiny_project()
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines([
+        "*= edge cases =*",
+        "category * images * accuracy (95% CI) * failures * regressions * result",
+        "clean * 12 * 100.0% ?75.8%–100.0%? * 0 * 0 * passed",
+        "dark * 12 * 50.0% ?25.4%–74.6%? * high 6 * 0 * FAILED",
+    ])
+
+
+def test_no_table_without_edgecases_items(pytester):
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "edge cases" not in result.stdout.str()
+
+
+def test_junit_xml_carries_each_categorys_figures(tiny_project, pytester):
+    tiny_project()
+    pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--junitxml=junit.xml")
+    root = ET.parse(pytester.path / "junit.xml").getroot()
+    cases = {case.get("name"): case for case in root.iter("testcase")}
+    assert set(cases) == {"clean", "dark"}
+    props = {name: {p.get("name"): p.get("value") for p in case.iter("property")} for name, case in cases.items()}
+    assert props["clean"]["edgecases.accuracy"] == "1.0"
+    assert props["clean"]["edgecases.images"] == "12"
+    assert props["clean"]["edgecases.ci_low"] == "0.7575"
+    assert props["dark"]["edgecases.accuracy"] == "0.5"
+    assert props["dark"]["edgecases.correct"] == "6"
+    assert props["dark"]["edgecases.failures.high"] == "6"
+    assert props["dark"]["edgecases.failures.medium"] == "0"
+    assert cases["dark"].find("failure") is not None and cases["clean"].find("failure") is None
+
+
+def test_results_csv_one_row_per_example(tiny_project, pytester):
+    tiny_project()
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-results=out/results.csv")
+    result.stdout.fnmatch_lines(["edgecases: results written to */out/results.csv"])
+    table = pd.read_csv(pytester.path / "out/results.csv", keep_default_na=False)
+    assert list(table.columns) == COLUMNS
+    assert len(table) == 24
+    assert table.groupby("category").size().to_dict() == {"clean": 12, "dark": 12}
+    row = table[table["path"] == "data/dark/red/000.png"].iloc[0]
+    assert (row["suite"], row["category"], row["label"], row["predicted"]) == ("colours", "dark", "red", "blue")
+    assert (row["correct"], row["severity"], row["status"]) == (False, "high", "failure")
+    assert row["confidence"] == pytest.approx(0.748, abs=1e-3)
+    assert row["top3"].startswith("blue:0.74")
+    right = table[table["path"] == "data/clean/blue/003.png"].iloc[0]
+    assert (right["predicted"], right["correct"], right["status"], right["severity"]) == (
+        "blue", True, "correct", "medium")
+    assert len(right["sha256"]) == 64
+
+
+def test_results_json(tiny_project, pytester):
+    tiny_project()
+    pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-results=results.json")
+    doc = json.loads((pytester.path / "results.json").read_text())
+    assert doc["schema"] == "pytest-edgecases/results/1"
+    clean, dark = doc["categories"]
+    assert (clean["category"], clean["passed"], clean["n_examples"], clean["accuracy"]) == ("clean", True, 12, 1.0)
+    assert (dark["category"], dark["passed"], dark["n_correct"], dark["failures_by_severity"]["high"]) == (
+        "dark", False, 6, 6)
+    wrong = {e["path"]: e for e in dark["examples"] if not e["correct"]}
+    assert sorted(wrong) == [f"data/dark/red/{i:03d}.png" for i in range(6)]
+    example = wrong["data/dark/red/000.png"]
+    assert (example["label"], example["predicted"], example["severity"], example["status"]) == (
+        "red", "blue", "high", "failure")
+    assert example["top"][0][0] == "blue" and example["top"][0][1] == pytest.approx(example["confidence"])
+
+
+def test_results_written_even_when_everything_passes(tiny_project, pytester):
+    tiny_project(dark=0, yaml="""
+        labels: [red, blue]
+        model: {factory: "tinymodel:build"}
+        categories: [{name: clean, images: data/clean/}]
+    """)
+    pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-results=r.csv").assert_outcomes(passed=1)
+    assert len(pd.read_csv(pytester.path / "r.csv")) == 12
