@@ -123,7 +123,8 @@ categories:
     result, cats = run(pytester)
     assert outcomes(result) == {"point": "PASSED", "bound": "FAILED", "bound_low": "PASSED"}
     assert cats["bound"]["ci_low"] == pytest.approx(0.7575, abs=1e-4)
-    result.stdout.fnmatch_lines(["min_accuracy *75.8% (lower 95% bound)*>= 80.0%*FAILED*short by 4.2%"])
+    result.stdout.fnmatch_lines(["min_accuracy *75.8% (lower 95% bound)*>= 80.0%*FAILED*short by 4.2%;"
+                                 " gate: lower_bound*accuracy 100.0% meets the limit, but 12 examples are too few*"])
 
 
 def test_gate_in_defaults(tiny_project, pytester):
