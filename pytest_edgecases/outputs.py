@@ -16,6 +16,7 @@ def write_outputs(edge: EdgecasesSession) -> None:
     opts = edge.options
     writers: list[tuple[str, str | None, Callable[[Path], None]]] = [
         ("results", opts.results, lambda p: _results(edge, p)),
+        ("report", opts.report, lambda p: _report(edge, p)),
     ]
     for what, target, writer in writers:
         if not target:
@@ -23,8 +24,9 @@ def write_outputs(edge: EdgecasesSession) -> None:
         path = Path(target)
         try:
             writer(path)
-        except OSError as exc:
-            edge.notes.append(f"edgecases: could not write the {what} file {path}: {exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - an output failing must not turn the run into an INTERNALERROR
+            edge.notes.append(f"edgecases: could not write the {what} file {path}: "
+                              f"{getattr(exc, 'strerror', None) or exc}")
         else:
             edge.notes.append(f"edgecases: {what} written to {path}")
 
@@ -33,3 +35,13 @@ def _results(edge: EdgecasesSession, path: Path) -> None:
     from .results import write_results
 
     write_results(path, edge.results)
+
+
+def _report(edge: EdgecasesSession, path: Path) -> None:
+    import datetime as dt
+
+    from .report import ReportContext, session_thumbnailer, write_report
+
+    context = ReportContext(generated=dt.datetime.now().isoformat(timespec="seconds"), rootdir=edge.rootdir,
+                            thumbnail=session_thumbnailer(edge))
+    write_report(path, edge.results, context)
