@@ -349,7 +349,7 @@ def p_value_words(p: float | None, significant: bool | None = None) -> str:
 
 def _capped(paths: Any) -> dict[str, Any]:
     items = [str(p) for p in paths] if isinstance(paths, (list, tuple)) else []
-    return {"items": items[:FLIP_CAP], "more": max(0, len(items) - FLIP_CAP), "n": len(items)}
+    return {"paths": items[:FLIP_CAP], "more": max(0, len(items) - FLIP_CAP), "n": len(items)}
 
 
 def _baseline_row(data: Mapping[str, Any]) -> dict[str, Any]:
