@@ -8,6 +8,7 @@ Nothing here imports pytest: the plugin hands over plain records.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import datetime as dt
 import functools
 import hashlib
@@ -47,7 +48,7 @@ class ReportContext:
     title: str = "Edge-case report"
     generated: str = ""                      # ISO time; now, when empty
     rootdir: Path | None = None              # images: rootdir / Path(result.suite_file).parent / example.path
-    thumbnail: Callable[[CategoryResult, ExampleResult], str | None] | None = None
+    thumbnail: Callable[[CategoryResult, ExampleResult], str | None] | None = None   # may run in threads
     review_queue: list[dict] = field(default_factory=list)
     baseline: dict | None = None             # category test name -> {"delta","lo","hi","p_value",…}
     agreement: dict | None = None            # {"suite": {...}, "categories": {name: {...}}, "conflicts": [...]}
@@ -285,10 +286,14 @@ def _gallery(results: Sequence[CategoryResult], cats: Sequence[dict[str, Any]],
             kind = 0 if e.is_failure else 1 if e.status == "error" else 2
             flags = [f for f, on in (("stale", e.stale), ("unstable", e.unstable), ("conflict", e.conflict)) if on]
             directory, _, name = e.path.rpartition("/")
-            entries.append({"e": e, "cat": view, "thumb": _thumb(thumb, r, e), "flags": flags,
+            entries.append({"e": e, "r": r, "cat": view, "thumb": None, "flags": flags,
                             "name": name, "dir": directory,
                             "sort": (kind, rank.get(e.severity, 3), -(e.confidence or 0.0), i, e.path)})
     entries.sort(key=lambda d: d["sort"])
+    # Decoding and re-encoding dominate a large report; Pillow releases the GIL while it does both.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for d, uri in zip(entries, pool.map(lambda d: _thumb(thumb, d["r"], d["e"]), entries)):
+            d["thumb"] = uri
     statuses = sorted({d["e"].status for d in entries}, key=lambda s: list(STATUS_WORDS).index(s)
                       if s in STATUS_WORDS else 99)
     statuses += [f for f in ("stale", "unstable", "conflict") if any(f in d["flags"] for d in entries)]
