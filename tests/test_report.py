@@ -523,12 +523,14 @@ def test_unwritable_report_is_a_note_not_a_crash(tiny_project: Callable[..., Pat
     assert "INTERNALERROR" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_pytest_html_rows_carry_summary_and_thumbnails(tiny_project: Callable[..., Path],
-                                                       pytester: pytest.Pytester) -> None:
-    """With --html each category's row has its table and a few thumbnails, escaped."""
+                                                       pytester: pytest.Pytester, xdist: list[str]) -> None:
+    """With --html each category's row has its table and a few thumbnails, escaped (workers attach them)."""
     pytest.importorskip("pytest_html")
     build_hostile_project(tiny_project, pytester)
-    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--html=h.html", "--self-contained-html")
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--html=h.html", "--self-contained-html",
+                                *xdist)
     result.assert_outcomes(passed=1, failed=1)
     page = (pytester.path / "h.html").read_text()
     # pytest-html keeps rows as JSON in an attribute: unescape it once to see what the browser inserts.
