@@ -116,9 +116,10 @@ def open_in_chromium(path: Path, repeats: int) -> None:
                 return performance.now() - t; })()""") / 1000)
             page.close()
         browser.close()
-    print(f"browser: DOMContentLoaded {statistics.median(dcl) * 1000:.0f} ms, load {statistics.median(load) * 1000:.0f} ms, "
-          f"goto wall {statistics.median(wall) * 1000:.0f} ms, one filter change {statistics.median(filt) * 1000:.1f} ms "
-          f"(median of {repeats}, headless Chromium)")
+    ms = {name: statistics.median(values) * 1000 for name, values in
+          (("dcl", dcl), ("load", load), ("wall", wall), ("filter", filt))}
+    print(f"browser: DOMContentLoaded {ms['dcl']:.0f} ms, load {ms['load']:.0f} ms, goto wall {ms['wall']:.0f} ms, "
+          f"one filter change {ms['filter']:.1f} ms (median of {repeats}, headless Chromium)")
 
 
 def main() -> None:
@@ -152,8 +153,8 @@ def main() -> None:
         write_report(out, results, context)
         size = out.stat().st_size
         thumbs = html.count('<img src="data:image/')
-        print(f"report: {size / 1e6:.2f} MB ({size} bytes), {thumbs} thumbnails; render {statistics.median(times):.2f} s "
-              f"(median of {args.repeats}; {bare:.2f} s of it without thumbnails)")
+        print(f"report: {size / 1e6:.2f} MB ({size} bytes), {thumbs} thumbnails; render "
+              f"{statistics.median(times):.2f} s (median of {args.repeats}; {bare:.2f} s of it without thumbnails)")
         if not args.no_browser:
             open_in_chromium(out, args.repeats)
 

@@ -149,7 +149,8 @@ def test_review_queue_copy_button_and_no_javascript(browser: Any, tmp_path: Path
 
     plain = open_report(browser, path, java_script_enabled=False).page
     assert plain.locator("#filters").is_hidden() and plain.locator("#review button.copy").is_hidden()
-    assert plain.locator("#gallery-cards .card").count() == 3 and plain.locator("#gallery-cards .card").first.is_visible()
+    cards = plain.locator("#gallery-cards .card")
+    assert cards.count() == 3 and cards.first.is_visible()
     for section in ("#summary", "#categories", "#calibration", "#baseline", "#agreement", "#review"):
         assert plain.locator(section).is_visible(), section
 

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from .. import __version__
 from ..records import CategoryResult, ExampleResult
 from ..stats import expected_calibration_error, reliability_bins
+from ..terminal import percent as terminal_percent
 from . import svg
 from .thumbs import Thumbnailer, data_uri, file_thumbnailer, session_thumbnailer
 
@@ -98,9 +99,9 @@ def render_report(results: Sequence[CategoryResult], context: ReportContext) -> 
     page = {
         "title": context.title, "generated": context.generated or dt.datetime.now().isoformat(timespec="seconds"),
         "version": __version__, "csp": csp, "css": Markup(css), "js": Markup(js),
-        "cats": cats, "suites": _suites(results, cats), "gallery": gallery,
-        "synthetic": _synthetic(results, cats), "baseline": _baseline(results, cats, context),
-        "agreement": _agreement(results, cats, context), "review": _review(context),
+        "cats": cats, "suites": _suites(results), "gallery": gallery, "synthetic": _synthetic(results, cats),
+        "baseline": [{"cat": c, "b": c["baseline"]} for c in cats if c["baseline"]],
+        "agreement": _agreement(cats, context), "review": _review(context),
         "totals": {"categories": len(results), "passed": sum(1 for r in results if r.passed),
                    "images": sum(r.n_examples for r in results),
                    "failures": sum(sum(r.failures_by_severity.values()) for r in results),
@@ -130,10 +131,10 @@ def html_extras(result: CategoryResult, context: ReportContext, max_thumbs: int 
     if isinstance(max_thumbs, bool) or not isinstance(max_thumbs, int) or max_thumbs < 0:
         raise ValueError(f"max_thumbs must be a whole number >= 0, got {max_thumbs!r}")
     thumb = _thumbnailer(context)
-    shown = [(e, _thumb(thumb, result, e)) for e in result.failures()[:max_thumbs]]
+    failures = result.failures()
+    shown = [(e, _thumb(thumb, result, e)) for e in failures[:max_thumbs]]
     content = _environment().get_template("extras.html.j2").render(
-        r=result, bar=_bar(result), severities=_severities(result), shown=shown,
-        more=len(result.failures()) - len(shown))
+        r=result, severities=_severities(result), shown=shown, more=len(failures) - len(shown))
     # The dict pytest_html.extras.html() makes, built here so pytest-html is never imported.
     return [{"name": None, "format_type": "html", "content": content, "mime_type": None, "extension": None}]
 
@@ -141,11 +142,9 @@ def html_extras(result: CategoryResult, context: ReportContext, max_thumbs: int 
 # -- view model: plain dicts the template reads ----------------------------------------------------
 
 
-def percent(value: float | None, digits: int = 1) -> str:
-    """0.8333 → '83.3%'; None (or anything not a number) → '—'."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "—"
-    return f"{value:.{digits}%}"
+def percent(value: Any) -> str:
+    """0.8333 → '83.3%'; None, or anything a caller passed that is not a number → '—'."""
+    return terminal_percent(value if isinstance(value, (int, float)) and not isinstance(value, bool) else None)
 
 
 def _thumbnailer(context: ReportContext) -> Thumbnailer | None:
@@ -248,7 +247,7 @@ def _category_view(i: int, r: CategoryResult, context: ReportContext) -> dict[st
     }
 
 
-def _suites(results: Sequence[CategoryResult], cats: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _suites(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
     by_file: dict[str, list[int]] = {}
     for i, r in enumerate(results):
         by_file.setdefault(r.suite_file, []).append(i)
@@ -367,11 +366,6 @@ def _baseline_row(data: Mapping[str, Any]) -> dict[str, Any]:
             "unstable_flips": _capped(data.get("unstable_flips"))}
 
 
-def _baseline(results: Sequence[CategoryResult], cats: Sequence[dict[str, Any]],
-              context: ReportContext) -> list[dict[str, Any]]:
-    return [{"cat": view, "b": view["baseline"]} for view in cats if view["baseline"]]
-
-
 def kappa_words(kappa: float | None) -> str:
     """Landis & Koch's words for a kappa value."""
     if kappa is None:
@@ -391,8 +385,7 @@ def _agreement_view(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
             "n": data.get("n")}
 
 
-def _agreement(results: Sequence[CategoryResult], cats: Sequence[dict[str, Any]],
-               context: ReportContext) -> dict[str, Any] | None:
+def _agreement(cats: Sequence[dict[str, Any]], context: ReportContext) -> dict[str, Any] | None:
     data = context.agreement or {}
     suite = data.get("suite")
     if isinstance(suite, Mapping) and "kappa" not in suite:   # one entry per suite name

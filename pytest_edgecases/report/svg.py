@@ -11,16 +11,13 @@ from typing import Iterable, Sequence
 from markupsafe import Markup, escape
 
 from ..stats import ReliabilityBin
+from ..terminal import percent as _pct
 
 
 def _n(x: float) -> str:
     """A coordinate: two decimals at most, no trailing zeros."""
     text = f"{x:.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
-
-
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{x:.1%}"
 
 
 def _el(tag: str, attrs: dict[str, object], *children: str) -> Markup:
@@ -85,7 +82,8 @@ def reliability_diagram(bins: Sequence[ReliabilityBin], ece: float | None, *, si
         return top + (1 - v) * plot
 
     n = sum(b.count for b in bins)
-    label = f"{title + ': ' if title else ''}reliability diagram, {n} predictions, expected calibration error {_pct(ece)}"
+    label = (f"{title + ': ' if title else ''}reliability diagram, {n} predictions, "
+             f"expected calibration error {_pct(ece)}")
     body = [_el("rect", {"class": "frame", "x": _n(left), "y": _n(top), "width": _n(plot), "height": _n(plot)})]
     for v in (0.0, 0.5, 1.0):
         body.append(_el("line", {"class": "grid", "x1": _n(left), "x2": _n(left + plot), "y1": _n(y(v)),
