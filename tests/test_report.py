@@ -275,7 +275,7 @@ def test_confusion_matrix_counts_labelled() -> None:
     examples = [ex("a", predicted="red"), ex("b", predicted="red"), ex("c"), ex("d", label="blue")]
     html = render_report([cat("c", examples)], ReportContext())
     matrix = html.split('<table class="confusion">')[1].split("</table>")[0]
-    rows = re.findall(r'<tr><th class="row">(\w+)</th>(.*?)</tr>', matrix)
+    rows = re.findall(r'<tr><th class="row lab" title="\w+">(\w+)</th>(.*?)</tr>', matrix)
     assert [(label, re.findall(r">(\d+)</td>", cells)) for label, cells in rows] == \
         [("red", ["2", "1"]), ("blue", ["0", "1"])]
 
