@@ -1,16 +1,24 @@
 """Writing output files safely: never half a file where a good one was."""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write text through a temporary file beside the target, then rename it into place."""
+    """Write text to a unique temporary file beside the target, then rename it into place.
+
+    A unique name (not "path.tmp") keeps two pytest sessions writing the same output apart.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)   # mkstemp makes 0600; outputs are meant to be read by others (CI artifacts)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -19,6 +19,7 @@ def write_outputs(edge: EdgecasesSession) -> None:
         ("review queue", opts.review_queue, lambda p: _review_queue(edge, p)),
         ("Markdown summary", opts.markdown, lambda p: _markdown(edge, p)),
         ("baseline", opts.save_baseline, lambda p: _save_baseline(edge, p)),
+        ("report", opts.report, lambda p: _report(edge, p)),
     ]
     for what, target, writer in writers:
         if not target:
@@ -26,8 +27,9 @@ def write_outputs(edge: EdgecasesSession) -> None:
         path = Path(target)
         try:
             writer(path)
-        except OSError as exc:
-            edge.notes.append(f"edgecases: could not write the {what} file {path}: {exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - an output failing must not turn the run into an INTERNALERROR
+            edge.notes.append(f"edgecases: could not write the {what} file {path}: "
+                              f"{getattr(exc, 'strerror', None) or exc}")
         else:
             edge.notes.append(f"edgecases: {what} written to {path}")
 
@@ -66,3 +68,13 @@ def _save_baseline(edge: EdgecasesSession, path: Path) -> None:
     from .baseline import save_baseline
 
     save_baseline(path, edge.results)
+
+
+def _report(edge: EdgecasesSession, path: Path) -> None:
+    import datetime as dt
+
+    from .report import ReportContext, session_thumbnailer, write_report
+
+    context = ReportContext(generated=dt.datetime.now().isoformat(timespec="seconds"), rootdir=edge.rootdir,
+                            thumbnail=session_thumbnailer(edge), review_queue=review_entries(edge))
+    write_report(path, edge.results, context)

@@ -191,7 +191,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call" and result is not None and hasattr(result, "to_dict"):
         report.edgecases = result.to_dict()
         report.edgecases_description = item.category.description  # type: ignore[attr-defined]
+        if item.config.pluginmanager.hasplugin("html") and item.config.getoption("htmlpath", None):
+            _attach_html_extras(item, report, result)
     return report
+
+
+def _attach_html_extras(item: pytest.Item, report: pytest.TestReport, result: Any) -> None:
+    """pytest-html 4: the category's summary and a few failure thumbnails in its row (plain dicts)."""
+    from .report import ReportContext, html_extras, session_thumbnailer
+
+    edge = session_of(item.config)
+    context = ReportContext(rootdir=edge.rootdir, thumbnail=session_thumbnailer(edge))
+    try:
+        extras = html_extras(result, context)
+    except Exception as exc:  # noqa: BLE001 - a decoration of someone else's report must never fail the run
+        edge.notes.append(f"edgecases: no pytest-html extras for {result.category}: {exc}")
+        return
+    report.extras = [*getattr(report, "extras", []), *extras]
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
