@@ -14,6 +14,10 @@ import yaml
 from .errors import EdgecasesError
 
 MAX_YAML_BYTES = 8 * 1024 * 1024  # a suite or review file this large is a mistake, not data
+#: Suites nest a handful of levels. libyaml's composer recurses in C and crashes the whole
+#: process (SIGSEGV) somewhere past 10,000 levels of `[[[...`, so depth is checked on the
+#: event stream (which keeps its own stack) before anything is composed.
+MAX_DEPTH = 100
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -63,6 +67,7 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         line = raw[: exc.start].count(b"\n") + 1
         raise EdgecasesError(f"not valid UTF-8 (byte {exc.start})", shown, line, hint="save the file as UTF-8") from None
     try:
+        _check_depth(text, shown)
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
@@ -83,6 +88,23 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
     if node is None:
         return None
     return _convert(node, shown, set())
+
+
+def _check_depth(text: str, shown: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, reading events only (no recursion, nothing built)."""
+    loader = _Loader(text)
+    try:
+        depth = 0
+        while (event := loader.get_event()) is not None:
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise EdgecasesError(f"nested more than {MAX_DEPTH} levels deep", shown,
+                                         event.start_mark.line + 1, hint="suites and annotation files need a few levels; this looks generated or corrupted")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    finally:
+        loader.dispose()
 
 
 def _convert(node: yaml.Node, shown: str, seen: set[int]) -> Any:
