@@ -87,7 +87,8 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         raise EdgecasesError(f"YAML error: {exc}", shown) from None
     if node is None:
         return None
-    return _convert(node, shown, set())
+    # A fresh constructor per file: one kept across calls remembers every node it ever built.
+    return _convert(node, shown, set(), yaml.constructor.SafeConstructor())
 
 
 def _check_depth(text: str, shown: str) -> None:
@@ -99,15 +100,15 @@ def _check_depth(text: str, shown: str) -> None:
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise EdgecasesError(f"nested more than {MAX_DEPTH} levels deep", shown,
-                                         event.start_mark.line + 1, hint="suites and annotation files need a few levels; this looks generated or corrupted")
+                    raise EdgecasesError(f"nested more than {MAX_DEPTH} levels deep", shown, event.start_mark.line + 1,
+                                         hint="suites and annotation files need a few levels; this looks generated")
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
     finally:
         loader.dispose()
 
 
-def _convert(node: yaml.Node, shown: str, seen: set[int]) -> Any:
+def _convert(node: yaml.Node, shown: str, seen: set[int], scalars: yaml.constructor.SafeConstructor) -> Any:
     line = node.start_mark.line + 1
     # The composer turns an alias into a second reference to the anchored node. Meeting a
     # collection node twice therefore means an alias: refuse it before anything is expanded,
@@ -124,33 +125,30 @@ def _convert(node: yaml.Node, shown: str, seen: set[int]) -> Any:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise EdgecasesError("merge keys (<<) are not supported", shown, key_node.start_mark.line + 1,
                                      hint="use the suite's `defaults:` section for shared settings")
-            key = _convert(key_node, shown, seen)
+            key = _convert(key_node, shown, seen, scalars)
             if isinstance(key, (dict, list)):
                 raise EdgecasesError("a mapping key must be a plain value", shown, key_node.start_mark.line + 1)
             if key in out:
                 raise EdgecasesError(f"duplicate key '{key}' (first on line {out.key_lines[key]})", shown,
                                      key_node.start_mark.line + 1, hint="remove one of them")
             out.key_lines[key] = key_node.start_mark.line + 1
-            out[key] = _convert(value_node, shown, seen)
+            out[key] = _convert(value_node, shown, seen, scalars)
         return out
     if isinstance(node, yaml.SequenceNode):
         seq = LocList()
         seq.line, seq.item_lines = line, []
         for item in node.value:
             seq.item_lines.append(item.start_mark.line + 1)
-            seq.append(_convert(item, shown, seen))
+            seq.append(_convert(item, shown, seen, scalars))
         return seq
-    return _scalar(node, shown)
+    return _scalar(node, shown, scalars)
 
 
-def _scalar(node: yaml.ScalarNode, shown: str) -> Any:
+def _scalar(node: yaml.ScalarNode, shown: str, scalars: yaml.constructor.SafeConstructor) -> Any:
     try:
-        return _SCALARS.construct_object(node, deep=True)
+        return scalars.construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError, OverflowError) as exc:
         raise EdgecasesError(f"invalid value {node.value!r}: {exc}", shown, node.start_mark.line + 1) from None
-
-
-_SCALARS = yaml.constructor.SafeConstructor()
 
 
 def _char_at(text: str, mark: Any) -> str:
