@@ -110,6 +110,12 @@ def _check_depth(text: str, shown: str) -> None:
 
 def _convert(node: yaml.Node, shown: str, seen: set[int], scalars: yaml.constructor.SafeConstructor) -> Any:
     line = node.start_mark.line + 1
+    if node.tag not in _PLAIN_TAGS:
+        # Explicit tags (!!python/object/apply:os.system, !!set, !!binary) are not plain values: refuse
+        # them rather than silently reading the tagged list or mapping as if the tag were not there.
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise EdgecasesError(f"YAML tag {tag} is not supported", shown, line,
+                             hint="write plain text, numbers, dates, lists and mappings")
     # The composer turns an alias into a second reference to the anchored node. Meeting a
     # collection node twice therefore means an alias: refuse it before anything is expanded,
     # which also stops "billion laughs" bombs and self-referencing documents.
@@ -145,10 +151,19 @@ def _convert(node: yaml.Node, shown: str, seen: set[int], scalars: yaml.construc
 
 
 def _scalar(node: yaml.ScalarNode, shown: str, scalars: yaml.constructor.SafeConstructor) -> Any:
+    if node.tag in _TEXT_TAGS:
+        return node.value   # a bare "=" or "<<" as a value: YAML 1.1 tags nothing constructs; it is text
     try:
         return scalars.construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError, OverflowError) as exc:
-        raise EdgecasesError(f"invalid value {node.value!r}: {exc}", shown, node.start_mark.line + 1) from None
+        raise EdgecasesError(f"invalid value {node.value!r}: {getattr(exc, 'problem', None) or exc}", shown,
+                             node.start_mark.line + 1) from None
+
+
+_TEXT_TAGS = frozenset({"tag:yaml.org,2002:value", "tag:yaml.org,2002:merge"})
+#: What plain YAML resolves to (and the same tags written out, e.g. !!str 0); nothing else is constructed.
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in
+                        ("str", "int", "float", "bool", "null", "timestamp", "seq", "map", "value", "merge"))
 
 
 def _char_at(text: str, mark: Any) -> str:
