@@ -574,6 +574,7 @@ def _image_folder(ctx: _Ctx, folder: Path, line: int, labels: tuple[str, ...]) -
                             hint="each sub-folder of images: must be named after one of the suite's labels")
         for dirpath, dirnames, filenames in os.walk(sub, followlinks=True):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            _check_linked_folders(ctx, Path(dirpath), dirnames, line)
             for fname in sorted(filenames):
                 if fname.startswith(".") or Path(fname).suffix.lower() not in IMAGE_SUFFIXES:
                     continue
@@ -587,6 +588,26 @@ def _image_folder(ctx: _Ctx, folder: Path, line: int, labels: tuple[str, ...]) -
         raise ctx.error(f"images folder '{shown}' holds no images", line,
                         hint=f"add images with one of: {', '.join(sorted(IMAGE_SUFFIXES))}")
     return tuple(examples)
+
+
+def _check_linked_folders(ctx: _Ctx, parent: Path, names: list[str], line: int) -> None:
+    """Refuse a linked sub-folder that leads out of the project or back up the tree (before walking into it).
+
+    os.walk(followlinks=True) would otherwise walk a link to / through the whole disk, and go round a link
+    to an ancestor until paths grow too long, listing every image once per lap.
+    """
+    here = parent.resolve()
+    for name in names:
+        link = parent / name
+        if not link.is_symlink():
+            continue
+        target = link.resolve()
+        if not target.is_relative_to(ctx.root):
+            raise ctx.error(f"folder '{_rel(link, ctx.root)}' links outside the project root", line,
+                            hint="keep data inside the project; symlinks out of it are refused")
+        if here.is_relative_to(target):
+            raise ctx.error(f"folder '{_rel(link, ctx.root)}' links back to '{_rel(target, ctx.root)}' "
+                            "(a symlink loop)", line, hint="remove the link; each image must be listed once")
 
 
 def _manifest(ctx: _Ctx, raw: Any, line: int, labels: tuple[str, ...]) -> tuple[Example, ...]:
