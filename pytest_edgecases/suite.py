@@ -381,8 +381,14 @@ def _annotation_files(ctx: _Ctx, raw: Any, line: int) -> tuple[Path, ...]:
         where = raw.line_of(index) if isinstance(raw, LocList) else line
         target = ctx.path_inside(entry, where, "annotations")
         if target.is_dir():
-            files.extend(sorted(p for p in target.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-                                and not p.name.startswith(".")))
+            found = sorted(p for p in target.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+                           and not p.name.startswith("."))
+            for file in found:
+                # path_inside resolved the folder, not the files in it: a link in it could point anywhere.
+                if not file.resolve().is_relative_to(ctx.root):
+                    raise ctx.error(f"annotation file '{_rel(file, ctx.root)}' links outside the project root",
+                                    where, hint="keep reviews inside the project; symlinks out of it are refused")
+            files.extend(found)
         elif target.is_file():
             files.append(target)
         else:
