@@ -189,6 +189,11 @@ class _Ctx:
         return resolved
 
 
+def _not_a_file(path: Path) -> str:
+    """Why a path that should be a file is not: say "a folder" when it is one, not "does not exist"."""
+    return "is a folder, not a file" if path.is_dir() else "does not exist"
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
@@ -263,7 +268,7 @@ def _parse_labels(ctx: _Ctx, raw: Any, line: int) -> tuple[str, ...]:
     if isinstance(raw, str):
         file = ctx.path_inside(raw, line, "labels file")
         if not file.is_file():
-            raise ctx.error(f"labels file '{raw}' does not exist", line,
+            raise ctx.error(f"labels file '{raw}' {_not_a_file(file)}", line,
                             hint="give a list (labels: [a, b]) or a text file with one label per line")
         text = file.read_text(encoding="utf-8", errors="replace")
         items = [s.strip() for s in text.splitlines() if s.strip() and not s.strip().startswith("#")]
@@ -313,7 +318,9 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int) -> ModelSpec:
             raise ctx.error(f"model.weights '{weights_display}' must be .safetensors or a .pt/.pth state dict",
                             model.line_of("weights"))
     if weights is not None and not weights.is_file():
-        raise ctx.error(f"model weights '{weights_display}' do not exist", model.line_of("weights") if "weights" in model else kline)
+        why = "are a folder, not a file" if weights.is_dir() else "do not exist"
+        raise ctx.error(f"model weights '{weights_display}' {why}",
+                        model.line_of("weights") if "weights" in model else kline)
     args: tuple[tuple[str, Any], ...] = ()
     if "args" in model:
         if kind == "torchscript":
@@ -621,7 +628,7 @@ def _manifest(ctx: _Ctx, raw: Any, line: int, labels: tuple[str, ...]) -> tuple[
     file = ctx.path_inside(raw, line, "manifest")
     shown = _rel(file, ctx.root)
     if not file.is_file():
-        raise ctx.error(f"manifest '{raw}' does not exist", line)
+        raise ctx.error(f"manifest '{raw}' {_not_a_file(file)}", line)
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -655,7 +662,7 @@ def _manifest(ctx: _Ctx, raw: Any, line: int, labels: tuple[str, ...]) -> tuple[
         if not image.is_relative_to(ctx.root):
             raise EdgecasesError(f"image path '{rel}' resolves outside the project root", shown, row_line)
         if not image.is_file():
-            raise EdgecasesError(f"image '{rel}' does not exist", shown, row_line,
+            raise EdgecasesError(f"image '{rel}' {_not_a_file(image)}", shown, row_line,
                                  hint="paths in a manifest are relative to the suite file's folder")
         norm = os.path.relpath(ctx.path.parent / rel, ctx.path.parent).replace(os.sep, "/")
         if norm in seen:
