@@ -61,7 +61,9 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         import numpy as np
 
         arr = np.asarray(im, dtype=np.int64)
-        peak = 65535 if arr.max(initial=0) > 255 else 255
+        # I;16 is 16-bit by definition: a dark 16-bit photo (every value <= 255) must stay dark, as its
+        # 16-bit RGB sibling does in Pillow. Only 32-bit "I", whose range is unknown, is guessed from the data.
+        peak = 65535 if im.mode != "I" or arr.max(initial=0) > 255 else 255
         arr = (np.clip(arr, 0, peak) * 255 // peak).astype(np.uint8)
         im = Image.fromarray(arr, mode="L")
     elif im.mode == "F":
