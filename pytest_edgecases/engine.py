@@ -98,6 +98,9 @@ def load_model(suite: Suite, device: torch.device,
     except Exception as exc:  # user code in conftest.py: say what it raised, in one line
         raise EdgecasesError(f"pytest_edgecases_load_model raised {type(exc).__name__}: {exc}", suite.display,
                              hint="the hook is implemented in a conftest.py") from None
+    except SystemExit as exc:  # argparse in a training script's loader: it must not end the pytest run
+        raise EdgecasesError(f"pytest_edgecases_load_model called sys.exit({exc.code!r})", suite.display,
+                             hint="the hook must return the model, not parse the command line") from None
     if model is None:
         if suite.model is None:
             raise EdgecasesError("the suite declares no model:", suite.display, 1,
@@ -138,6 +141,9 @@ def _build(suite: Suite, spec: ModelSpec) -> torch.nn.Module:
         raise
     except Exception as exc:  # user code: whatever it raises, say so in one line
         raise EdgecasesError(f"building the model failed: {type(exc).__name__}: {exc}", *where) from None
+    except SystemExit as exc:  # argparse in a training script's build(): it must not end the pytest run
+        raise EdgecasesError(f"building the model called sys.exit({exc.code!r})", *where,
+                             hint="the factory must return the model, not parse the command line") from None
     if spec.weights is not None and spec.kind != "torchscript":
         state = load_weights(spec.weights, spec.weights_display or str(spec.weights))
         try:
