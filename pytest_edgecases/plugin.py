@@ -94,6 +94,8 @@ def pytest_configure(config: pytest.Config) -> None:
     device = str(_get(config, "device")).lower()
     if not (device in ("auto", "cpu", "cuda", "mps") or (device.startswith("cuda:") and device[5:].isdigit())):
         raise pytest.UsageError(f"--edgecases-device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    if device not in ("auto", "cpu"):
+        _check_device(device)
     results = _path(config, "results")
     if results is not None and results.suffix.lower() not in (".csv", ".json"):
         raise pytest.UsageError(f"--edgecases-results must end in .csv or .json, got {results.name!r}")
@@ -115,6 +117,17 @@ def pytest_configure(config: pytest.Config) -> None:
         model_hook=lambda suite, device: config.hook.pytest_edgecases_load_model(suite=suite, device=device))
     if workerinput is None:
         config.pluginmanager.register(RunReporter(config), "edgecases-run-reporter")
+
+
+def _check_device(device: str) -> None:
+    """A device the machine lacks is a usage error now, not one failure per category after collection."""
+    from .engine import resolve_device   # imports torch: only when a GPU was asked for by name
+    from .errors import EdgecasesError
+
+    try:
+        resolve_device(device)
+    except EdgecasesError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
