@@ -6,6 +6,7 @@ inference starts, so having the plugin installed costs ordinary pytest runs noth
 from __future__ import annotations
 
 import fnmatch
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generator
 
@@ -102,8 +103,13 @@ def pytest_configure(config: pytest.Config) -> None:
     no_cache = config.getoption("edgecases_no_cache")
     no_cache = bool(no_cache if no_cache is not None else config.getini("edgecases_no_cache"))
     cache_dir = _path(config, "cache-dir")
+    cache_problem = None
     if cache_dir is None and not no_cache:
-        cache_dir = _default_cache_dir(config)
+        cache_dir, cache_problem = _default_cache_dir(config)
+    elif cache_dir is not None and not no_cache:
+        cache_problem = _not_writable(cache_dir)
+    if cache_problem:
+        cache_dir = None
     options = Options(device=device, batch_size=batch_size, precision=precision, report=_opt_str(_path(config, "report")),
                       results=_opt_str(results), baseline=_opt_str(_path(config, "baseline")),
                       save_baseline=_opt_str(_path(config, "save-baseline")),
@@ -117,6 +123,8 @@ def pytest_configure(config: pytest.Config) -> None:
         model_hook=lambda suite, device: config.hook.pytest_edgecases_load_model(suite=suite, device=device))
     if workerinput is None:
         config.pluginmanager.register(RunReporter(config), "edgecases-run-reporter")
+        if cache_problem:
+            session_of(config).notes.append(f"edgecases: no prediction cache this run: {cache_problem}")
 
 
 def _check_device(device: str) -> None:
@@ -141,14 +149,27 @@ def _opt_str(path: Path | None) -> str | None:
     return str(path) if path is not None else None
 
 
-def _default_cache_dir(config: pytest.Config) -> Path | None:
+def _default_cache_dir(config: pytest.Config) -> tuple[Path | None, str | None]:
+    """The cache folder inside pytest's cache, or (None, why not) in a read-only project."""
     cache = getattr(config, "cache", None)
     if cache is None:   # -p no:cacheprovider
-        return None
+        return None, None
     try:
-        return Path(cache.mkdir("edgecases"))
-    except OSError:
-        return None     # read-only project: run without a cache rather than fail
+        return Path(cache.mkdir("edgecases")), None
+    except OSError as exc:  # read-only project: run without a cache rather than fail, and say so
+        return None, f"cannot create it in {config.getini('cache_dir')} ({exc.strerror or exc})"
+
+
+def _not_writable(path: Path) -> str | None:
+    """Why the cache cannot be kept in ``path``, or None; creates nothing (a collection error writes nothing)."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent   # what mkdir would create the folder in
+    if not existing.is_dir():
+        return f"cannot create {path}: {existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write to {existing}"
+    return None
 
 
 def session_of(config: pytest.Config) -> "EdgecasesSession":
