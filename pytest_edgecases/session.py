@@ -190,6 +190,9 @@ class EdgecasesSession:
             raise
         finally:
             cache.close()
+            note = f"edgecases: {cache.disabled_reason}; ran without it"
+            if cache.disabled_reason and note not in self.notes:   # a read-only or full disk: go on, and say so
+                self.notes.append(note)
         elapsed = time.perf_counter() - started
         self.run_info[suite.path] = {
             "model": fingerprint[:16], "device": str(device), "precision": self.options.precision,
