@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -23,7 +24,17 @@ class EdgecasesError(Exception):
         text = f"{where}{self.message}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
-        return text
+        return printable(text)
+
+
+#: Control characters a terminal would obey (ANSI escapes, carriage return, backspace) and the
+#: invisible bidi controls that reorder what is shown ("Trojan source"); newlines are kept.
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """Text from YAML, file names or a model, made safe to print: controls shown as escapes, never obeyed."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -182,6 +182,9 @@ def _write_line(config: pytest.Config, line: str) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or hasattr(config, "workerinput"):
         return
+    from .errors import printable
+
+    line = printable(line)   # it may name a suite: text from YAML
     capman = config.pluginmanager.get_plugin("capturemanager")
     if capman is not None:
         with capman.global_and_fixture_disabled():
@@ -255,7 +258,9 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     if data.get("ci_low") is not None:
         extra += f" [{percent(data['ci_low'])}–{percent(data['ci_high'])}]"
     if data.get("description"):
-        extra += f" · {data['description']}"
+        from .errors import printable
+
+        extra += f" · {printable(data['description'])}"
     word = "PASSED" if report.passed else "FAILED"
     return report.outcome, "." if report.passed else "F", (f"{word} ({extra})", {"green": report.passed,
                                                                                 "red": not report.passed})
@@ -302,8 +307,10 @@ class RunReporter:
         for line in summary_table(edge.results).splitlines() + agreement_lines(edge.results):
             terminalreporter.write_line(line)
         _write_baseline_comparison(terminalreporter, edge)
+        from .errors import printable
+
         for note in edge.notes:
-            terminalreporter.write_line(note)
+            terminalreporter.write_line(printable(note))
 
 
 def _holm_across_categories(edge: "EdgecasesSession") -> None:

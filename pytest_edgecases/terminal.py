@@ -5,6 +5,7 @@ from typing import Sequence
 
 from tabulate import tabulate
 
+from .errors import printable
 from .records import CategoryResult, ExampleResult
 
 MAX_LISTED = 10
@@ -37,18 +38,20 @@ def failure_rows(examples: Sequence[ExampleResult], limit: int = MAX_LISTED) -> 
     for e in examples[:limit]:
         status = e.status.replace("_", " ") + (" (unstable)" if e.unstable else "") + (" (stale review)" if e.stale else "")
         comment = e.error or e.comment
-        rows.append([e.path, e.label, e.predicted or "—", percent(e.confidence), e.severity, status,
-                     (comment[:60] + "…") if len(comment) > 61 else comment])
+        rows.append([printable(cell) for cell in (e.path, e.label, e.predicted or "—", percent(e.confidence),
+                                                  e.severity, status, (comment[:60] + "…") if len(comment) > 61
+                                                  else comment)])
     return rows
 
 
 def failure_message(result: CategoryResult) -> str:
     """What a failing item shows: each threshold against its limit, then the worst failures first."""
-    lines = [f"{result.suite_file}::{result.category}: {result.n_correct}/{result.n_scored} correct, "
-             f"accuracy {accuracy_text(result)}"]
+    lines = [printable(f"{result.suite_file}::{result.category}: {result.n_correct}/{result.n_scored} correct, "
+                       f"accuracy {accuracy_text(result)}")]
     if result.description:
-        lines.append(result.description)
-    checks = [[c.name, c.measured, c.limit, "ok" if c.passed else "FAILED", c.detail] for c in result.checks]
+        lines.append(printable(result.description))
+    checks = [[printable(v) for v in (c.name, c.measured, c.limit, "ok" if c.passed else "FAILED", c.detail)]
+              for c in result.checks]
     lines += ["", tabulate(checks, headers=["threshold", "measured", "limit", "result", "detail"])]
     failures = result.failures()
     if failures:
@@ -61,9 +64,9 @@ def failure_message(result: CategoryResult) -> str:
         lines += ["", f"reviewed, not failures ({len(noted)}; update the annotation of a fixed one):",
                   tabulate(failure_rows(noted), headers=HEADERS)]
     if result.groups:
-        rows = [[g, v["n"], f"{v['accuracy']:.1%} [{v['ci_low']:.1%}–{v['ci_high']:.1%}]"]
+        rows = [[printable(g), v["n"], f"{v['accuracy']:.1%} [{v['ci_low']:.1%}–{v['ci_high']:.1%}]"]
                 for g, v in result.groups.items()]
-        lines += ["", tabulate(rows, headers=[result.group_by or "group", "images", "accuracy (95% CI)"])]
+        lines += ["", tabulate(rows, headers=[printable(result.group_by or "group"), "images", "accuracy (95% CI)"])]
     return "\n".join(lines)
 
 
@@ -72,8 +75,9 @@ def summary_table(results: Sequence[CategoryResult]) -> str:
     several = len({r.suite_file for r in results}) > 1   # name the suite only when it tells rows apart
     rows = []
     for r in results:
-        rows.append(([r.suite] if several else []) + [r.category, r.n_examples, accuracy_text(r), severity_counts(r),
-                                                      r.regressions, "passed" if r.passed else "FAILED"])
+        rows.append(([printable(r.suite)] if several else []) + [r.category, r.n_examples, accuracy_text(r),
+                                                                 severity_counts(r), r.regressions,
+                                                                 "passed" if r.passed else "FAILED"])
     headers = ["category", "images", "accuracy (95% CI)", "failures", "regressions", "result"]
     return tabulate(rows, headers=(["suite"] if several else []) + headers)
 
@@ -92,4 +96,4 @@ def agreement_lines(results: Sequence[CategoryResult]) -> list[str]:
                          f"example(s) reviewed by {', '.join(found['reviewers'])}; {len(found['conflicts'])} conflict(s)")
             lines += [f"  conflict: {c['category']} {c['image']}: "
                       + ", ".join(f"{who} says {verdict}" for who, verdict in c["votes"]) for c in found["conflicts"][:10]]
-    return lines
+    return [printable(line) for line in lines]
