@@ -164,3 +164,38 @@ def test_print_layout_hides_controls(browser: Any, tmp_path: Path) -> None:
     assert page.locator("#filters").is_hidden() and page.locator("nav.toc").is_hidden()
     assert page.locator("#gallery-cards .card").first.is_visible()
     assert len(page.pdf()) > 10_000
+
+
+#: A model whose exception message is hostile: error text is the one field of the gallery a model, not a YAML
+#: file or a file name, controls, so the hostile project above has none.
+RAISING_MODEL = '''
+import torch
+
+MESSAGE = {message!r}
+
+
+class Raising(torch.nn.Module):
+    def forward(self, x):
+        raise RuntimeError(MESSAGE)
+
+
+def build(bias=0.0):
+    return Raising()
+'''
+
+
+def test_hostile_error_messages_are_text(browser: Any, tiny_project: Callable[..., Path],
+                                         pytester: pytest.Pytester) -> None:
+    """A model's exception text reaches every error card of the gallery: shown as text, nothing runs."""
+    from test_report import HOSTILE
+
+    tiny_project(factory="raising:build", clean=1, dark=1)
+    (pytester.path / "raising.py").write_text(RAISING_MODEL.format(message=HOSTILE))
+    pytester.runpytest("--edgecases", "-p", "no:cacheprovider").assert_outcomes(failed=2)
+    w = open_report(browser, pytester.path / "edgecases-report.html")
+    cards = w.page.locator("#gallery-cards .card")
+    assert cards.count() == 4
+    assert cards.first.locator(".pred.over").inner_text() == f"the model raised RuntimeError: {HOSTILE}"
+    for i in range(cards.count()):
+        cards.nth(i).hover()
+    w.assert_clean("Edge-case report")
