@@ -35,6 +35,9 @@ class PredictionCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._connect()
+        except sqlite3.OperationalError as exc:
+            # A full disk, a read-only folder, a lock held too long: the file may be fine, so leave it be.
+            self._disable(f"cannot use the prediction cache at {self.path}: {exc}")
         except sqlite3.DatabaseError:
             # A corrupt file: keep it for inspection, start afresh.
             try:
