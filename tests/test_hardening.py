@@ -426,7 +426,7 @@ RUN_CASES = [
                   "  hint: suites and annotation files need a few levels; this looks generated")),
          suite(SUITE + "    description: " + "[" * 200_000 + "]" * 200_000 + "\n"), check=quick(5.0)),
     Case("yaml-alias-bomb-in-review", "a reviewer's file that is a billion-laughs alias bomb",
-         "collection error at the first alias, before anything is expanded",
+         "collection error at the anchor the first alias refers to, before anything is expanded",
          Refused(("reviews/alice.yaml:3: anchors and aliases (*name) are not supported (anchor on line 3)",)),
          steps(suite(HEAD + "annotations: reviews/\n" + CATS), lambda p: p.write("reviews/alice.yaml", BILLION_LAUGHS)),
          check=quick(5.0)),
@@ -581,6 +581,11 @@ RUN_CASES = [
                      "  hint: use --edgecases-device=auto (or cpu) where there is no GPU")),
          args=("--edgecases-device=cuda",),
          marks=(pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA"),)),
+    Case("model-factory-exits", "a factory that parses the command line with argparse (sys.exit(2))",
+         "every category fails: the factory called sys.exit(2); pytest itself goes on",
+         Failed(("edgecases.yaml:3: building the model called sys.exit(2)",
+                 "  hint: the factory must return the model, not parse the command line")),
+         model("cli_model")),
     # -- annotations -----------------------------------------------------------------------------------
     Case("annotations-hostile-text", "HTML, YAML, Markdown, newlines, ANSI escapes and bidi overrides in a reviewer's "
          "name, comments and waiver reason",
@@ -590,11 +595,6 @@ RUN_CASES = [
                 lines=("*\\x1b[2K\\rERASED*",)),
          lambda p: hostile_reviews(p), args=("--edgecases-review-queue=queue.yaml", "--edgecases-markdown=summary.md"),
          check=lambda p, r: hostile_reviews_kept(p)),
-    Case("model-factory-exits", "a factory that parses the command line with argparse (sys.exit(2))",
-         "every category fails: the factory called sys.exit(2); pytest itself goes on",
-         Failed(("edgecases.yaml:3: building the model called sys.exit(2)",
-                 "  hint: the factory must return the model, not parse the command line")),
-         model("cli_model")),
 ]
 
 
