@@ -14,13 +14,13 @@ import io
 import json
 import os
 import re
+import signal
 import struct
-import textwrap
-import time
+import threading
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytest
@@ -238,6 +238,16 @@ class Case:
 # -- inputs ---------------------------------------------------------------------------------------------
 
 
+def with_weights(path: str) -> str:
+    """The suite, its factory's model loading weights from ``path``."""
+    return SUITE.replace('{factory: "tinymodel:build"}', f'{{factory: "tinymodel:build", weights: {path}}}')
+
+
+def paths(p: Project, category: str) -> set[str]:
+    """The example paths of a category in the results file."""
+    return {e["path"] for e in p.results()[category]["examples"]}
+
+
 def suite(text: str) -> Callable[[Project], Any]:
     """Setup: replace the suite file."""
     return lambda p: p.suite(text)
@@ -251,7 +261,8 @@ def steps(*setups: Callable[[Project], Any]) -> Callable[[Project], None]:
     return run
 
 
-def png(rgb: tuple[int, ...] = (220, 30, 30), size: int = 16, mode: str = "RGB", fmt: str = "PNG", **params: Any) -> bytes:
+def png(rgb: tuple[int, ...] = (220, 30, 30), size: int = 16, mode: str = "RGB", fmt: str = "PNG",
+        **params: Any) -> bytes:
     buf = io.BytesIO()
     Image.new(mode, (size, size), rgb).save(buf, fmt, **params)
     return buf.getvalue()
@@ -455,7 +466,7 @@ RUN_CASES = [
          suite(SUITE.replace("images: data/dark/", "images: ~/datasets/dark/"))),
     Case("path-weights-escape", "model weights: ../../weights.pt", "collection error: it leaves the project root",
          Refused(("edgecases.yaml:3: model.weights '../../weights.pt' resolves outside the project root *",)),
-         suite(SUITE.replace('{factory: "tinymodel:build"}', '{factory: "tinymodel:build", weights: ../../weights.pt}'))),
+         suite(with_weights("../../weights.pt"))),
     Case("path-dotdot-inside", "images: ./data/../data/dark/ (a .. that stays inside)",
          "works: the same examples under the same paths", Judged({"clean": "passed", "dark": "passed"}),
          suite(SUITE.replace("images: data/dark/", "images: ./data/../data/dark/"))),
@@ -482,7 +493,8 @@ RUN_CASES = [
          lambda p: p.link("data/dark/red/all", "/"), args=("edgecases.yaml",), check=quick(5.0)),
     Case("path-image-deleted", "an image deleted after collection, before inference",
          "its category fails naming the file (cannot read); the other category is unaffected",
-         Judged({"clean": "passed", "dark": "failed"}, {"data/dark/red/001.png": "cannot read: No such file or directory"},
+         Judged({"clean": "passed", "dark": "failed"},
+                {"data/dark/red/001.png": "cannot read: No such file or directory"},
                 ("*data/dark/red/001.png (cannot read: No such file or directory)*",)),
          deleted_after_collection),
     Case("path-manifest-is-folder", "manifest: data/dark/ (a folder)", "collection error: a folder, not a file",
@@ -490,33 +502,37 @@ RUN_CASES = [
          suite(SUITE.replace("images: data/dark/", "manifest: data/dark/"))),
     Case("path-weights-is-folder", "weights: w.pt, where w.pt is a folder", "collection error: a folder, not a file",
          Refused(("edgecases.yaml:3: model weights 'w.pt' are a folder, not a file",)),
-         steps(suite(SUITE.replace('{factory: "tinymodel:build"}', '{factory: "tinymodel:build", weights: w.pt}')),
+         steps(suite(with_weights("w.pt")),
                lambda p: (p.root / "w.pt").mkdir())),
     Case("path-spaces", "folders and files with spaces and brackets (data/low light/red/IMG 0001 (copy).png)",
          "works; paths are reported verbatim", Judged({"clean": "passed", "dark": "passed"}),
          steps(lambda p: os.rename(p.root / "data/dark", p.root / "data/low light"),
-               lambda p: os.rename(p.root / "data/low light/red/000.png", p.root / "data/low light/red/IMG 0001 (copy).png"),
+               lambda p: os.rename(p.root / "data/low light/red/000.png",
+                                   p.root / "data/low light/red/IMG 0001 (copy).png"),
                suite(SUITE.replace("images: data/dark/", "images: data/low light/"))),
-         check=lambda p, r: "data/low light/red/IMG 0001 (copy).png" in {e["path"] for e in p.results()["dark"]["examples"]}),
+         check=lambda p, r: "data/low light/red/IMG 0001 (copy).png" in paths(p, "dark")),
     Case("path-unicode", "labels, folders, files and suite name in Unicode (röd, blå, bild_ü_🚦.png)",
          "works; names are reported verbatim", Judged({"clean": "passed", "dark": "passed"}),
          steps(*[lambda p, a=a, b=b: os.rename(p.root / a, p.root / b) for a, b in [
-             ("data/clean/red", "data/clean/röd"), ("data/clean/blue", "data/clean/blå"), ("data/dark/red", "data/dark/röd"),
-             ("data/dark/blue", "data/dark/blå"), ("data/dark/röd/000.png", "data/dark/röd/bild_ü_🚦.png")]],
+             ("data/clean/red", "data/clean/röd"), ("data/clean/blue", "data/clean/blå"),
+             ("data/dark/red", "data/dark/röd"), ("data/dark/blue", "data/dark/blå"),
+             ("data/dark/röd/000.png", "data/dark/röd/bild_ü_🚦.png")]],
                suite(SUITE.replace("colours", "färger").replace("[red, blue]", "[röd, blå]"))),
-         check=lambda p, r: "data/dark/röd/bild_ü_🚦.png" in {e["path"] for e in p.results()["dark"]["examples"]}),
+         check=lambda p, r: "data/dark/röd/bild_ü_🚦.png" in paths(p, "dark")),
     Case("path-shell-metacharacters", "image files named $(touch pwned).png, `touch pwned`.png, a;b|c&d>e.png, …",
-         "works; the names are data, never run through a shell", Judged({"clean": "passed", "dark": "passed"},
-                                                                         images={"clean": 6, "dark": 6 + len(SHELL_NAMES)}),
+         "works; the names are data, never run through a shell",
+         Judged({"clean": "passed", "dark": "passed"}, images={"clean": 6, "dark": 6 + len(SHELL_NAMES)}),
          lambda p: [p.write(f"data/dark/red/{name}", png((33, 4, 4))) for name in SHELL_NAMES],
          check=nothing_executed_from_names),
     # -- images ----------------------------------------------------------------------------------------
-    Case("image-truncated-jpeg", "a JPEG cut off halfway", "its category fails naming the file; the other is unaffected",
+    Case("image-truncated-jpeg", "a JPEG cut off halfway",
+         "its category fails naming the file; the other is unaffected",
          one_bad("data/dark/red/cut.jpg", "corrupt or truncated image: image file is truncated*"),
          lambda p: p.write("data/dark/red/cut.jpg", noise_jpeg()[:1500])),
     Case("image-zero-bytes", "a 0-byte .jpg", "its category fails: empty file (0 bytes)",
          one_bad("data/dark/red/empty.jpg", "empty file (0 bytes)"), lambda p: p.write("data/dark/red/empty.jpg", b"")),
-    Case("image-html-named-jpg", "an HTML page saved as photo.jpg", "its category fails: not an image in an allowed format",
+    Case("image-html-named-jpg", "an HTML page saved as photo.jpg",
+         "its category fails: not an image in an allowed format",
          one_bad("data/dark/red/photo.jpg", NOT_ALLOWED),
          lambda p: p.write("data/dark/red/photo.jpg", "<!doctype html><title>404 Not Found</title>")),
     Case("image-jpeg-named-png", "a JPEG saved with a .png name", "works: the format is read from the bytes",
@@ -537,27 +553,27 @@ RUN_CASES = [
          steps(fake_ghostscript, lambda p: p.write("data/dark/red/scan.png", EPS)), check=ghostscript_never_ran),
     Case("image-pcx-named-png", "a valid PCX image named .png (a format Pillow reads, not on the allowlist)",
          "its category fails: not an image in an allowed format",
-         one_bad("data/dark/red/old.png", NOT_ALLOWED), lambda p: p.write("data/dark/red/old.png", png((33, 4, 4), fmt="PCX"))),
+         one_bad("data/dark/red/old.png", NOT_ALLOWED),
+         lambda p: p.write("data/dark/red/old.png", png((33, 4, 4), fmt="PCX"))),
     # -- models ----------------------------------------------------------------------------------------
     Case("model-pickle-named-safetensors", "a pickle that creates a file when loaded, named model.safetensors",
          "every category fails: not safetensors; the payload never runs",
          Failed(("model.safetensors: cannot read safetensors weights: Error while deserializing header: *",)),
-         steps(hostile_checkpoint("model.safetensors"), suite(SUITE.replace(
-             '{factory: "tinymodel:build"}', '{factory: "tinymodel:build", weights: model.safetensors}')))),
+         steps(hostile_checkpoint("model.safetensors"), suite(with_weights("model.safetensors")))),
     Case("model-payload-with-force-env", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 and a .pt whose pickle creates a file",
          "every category fails: .pt weights are refused while the variable is set; the payload never runs",
          Failed(("model.pt: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set: it would make torch.load unpickle arbitrary "
                  "code, so .pt weights are refused",)),
          steps(hostile_checkpoint("model.pt"), lambda p: p.monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1"),
-               suite(SUITE.replace('{factory: "tinymodel:build"}', '{factory: "tinymodel:build", weights: model.pt}')))),
+               suite(with_weights("model.pt")))),
     Case("model-weights-renamed-keys", "weights whose tensors have other names (head.* for fc.*)",
          "every category fails naming the missing and unexpected keys",
          Failed(("edgecases.yaml:3: weights 'renamed.safetensors' do not fit the model: Error(s) in loading "
-                 "state_dict for Net: *Missing key(s) in state_dict: \"fc.weight\", \"fc.bias\". *Unexpected key(s)*",)),
+                 "state_dict for Net: *Missing key(s) in state_dict: \"fc.weight\", \"fc.bias\". "
+                 "*Unexpected key(s)*",)),
          steps(lambda p: save_file({"head.weight": torch.zeros(2, 3), "head.bias": torch.zeros(2)},
                                    str(p.root / "renamed.safetensors")),
-               suite(SUITE.replace('{factory: "tinymodel:build"}',
-                                   '{factory: "tinymodel:build", weights: renamed.safetensors}')))),
+               suite(with_weights("renamed.safetensors")))),
     Case("model-returns-dict", "a model that returns {'logits': tensor}", "every category fails: wrong output type",
          Failed(("edgecases.yaml:3: the model returned dict for a batch of 12; expected (12, 2): one logit per label",
                  "  hint: the model's last layer must have as many outputs as the suite has labels")),
@@ -572,7 +588,8 @@ RUN_CASES = [
          "only that batch's 4 examples fail, each naming the exception; every other example is scored",
          Judged({"clean": "passed", "dark": "failed"},
                 {p: "the model raised RuntimeError: green overflows the colour head" for p in
-                 ("data/dark/blue/002.png", "data/dark/red/000.png", "data/dark/red/001.png", "data/dark/red/002.png")}),
+                 ("data/dark/blue/002.png", "data/dark/red/000.png", "data/dark/red/001.png",
+                  "data/dark/red/002.png")}),
          steps(model("green_crash"), lambda p: p.write("data/dark/red/000.png", png((0, 220, 0))))
          , args=("--edgecases-batch-size=4",)),
     Case("model-cuda-unavailable", "--edgecases-device=cuda on a machine without CUDA",
@@ -600,7 +617,8 @@ RUN_CASES = [
 
 #: Free text a reviewer controls. The escape comes first so that the terminal's 60-character cell shows it.
 HOSTILE = ('\x1b[2K\rERASED <script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1"> & \'q\' "q"\n'
-           'verdict: correct\n- image: x.png\n# not a comment | not | a table | \u202egnp.exe {a: b} *x &y !!python/name:os.system')
+           'verdict: correct\n- image: x.png\n# not a comment | not | a table | \u202egnp.exe {a: b} *x &y '
+           '!!python/name:os.system')
 HOSTILE_REVIEWER = '<img src=x onerror=alert(1)>\x1b[31m\nreviewer: mallory'
 
 
@@ -636,8 +654,27 @@ def hostile_reviews_kept(p: Project) -> None:
     assert len({len(re.findall(r"(?<!\\)\|", row)) for row in rows[:2]}) == 1 and all("\n" not in r for r in rows)
 
 
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """An in-process run that hangs fails after two minutes instead of hanging the suite."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise TimeoutError("the run hung: still going after 120 s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(120)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in RUN_CASES])
-def test_bad_input(project: Project, case: Case) -> None:
+def test_bad_input(project: Project, case: Case, deadline: None) -> None:
     """Put the bad input in place, run, and check the exact outcome."""
     case.setup(project)
     result = project.run(*case.args)

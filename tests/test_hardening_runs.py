@@ -24,7 +24,7 @@ import pytest
 
 import pytest_edgecases
 from pytest_edgecases import files
-from test_hardening import HEAD, SUITE, Project, assert_clean, output
+from test_hardening import HEAD, SUITE, Project, assert_clean
 
 #: Where this checkout's plugin lives: subprocesses must import it, not another installed copy.
 PACKAGE_ROOT = Path(pytest_edgecases.__file__).resolve().parent.parent
@@ -315,8 +315,8 @@ def test_read_only_project(project: Project, monkeypatch: pytest.MonkeyPatch) ->
 def test_cache_dir_below_a_file(project: Project) -> None:
     result = project.run("--edgecases-cache-dir=tinymodel.py/cache")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines([f"edgecases: no prediction cache this run: cannot create "
-                                 f"{project.root}/tinymodel.py/cache: {project.root}/tinymodel.py is a file, not a folder"])
+    result.stdout.fnmatch_lines([f"edgecases: no prediction cache this run: cannot create {project.root}/tinymodel.py/"
+                                 f"cache: {project.root}/tinymodel.py is a file, not a folder"])
     assert counts(result) == (12, 0)
     assert_clean(project, result)
 
@@ -354,7 +354,8 @@ def test_two_runs_give_identical_results(project: Project) -> None:
     result = project.run()
     assert counts(result) == (0, 12)
     second = json.loads((project.root / "results.json").read_text())
-    changed = {k for a, b in zip(first["categories"], second["categories"]) for k in a["run"] if a["run"][k] != b["run"][k]}
+    changed = {key for a, b in zip(first["categories"], second["categories"]) for key in a["run"]
+               if a["run"][key] != b["run"][key]}
     assert changed <= {"date", "seconds", "inferred", "cached"}
     for doc in (first, second):
         for category in doc["categories"]:
