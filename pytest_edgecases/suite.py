@@ -179,6 +179,8 @@ class _Ctx:
         """Resolve a path written in the suite; it must be relative and stay inside the project root."""
         if not isinstance(raw, str) or not raw.strip():
             raise self.error(f"{what} must be a path (a string), got {_kind(raw)}", line)
+        if "\0" in raw:   # the OS would refuse it with a ValueError (a traceback), not an answer
+            raise self.error(f"{what} {raw!r} contains a NUL character", line)
         if os.path.isabs(raw) or raw.startswith("~"):
             raise self.error(f"{what} '{raw}' is absolute", line,
                              hint="write paths relative to the suite file, inside the project")
@@ -603,6 +605,14 @@ def _image_folder(ctx: _Ctx, folder: Path, line: int, labels: tuple[str, ...]) -
     return tuple(examples)
 
 
+def _csv_rows(reader: Any, shown: str) -> Any:
+    """The reader's rows; a malformed row (a field over the csv module's size limit) is an error with its line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise EdgecasesError(f"not valid CSV: {exc}", shown, reader.line_num) from None
+
+
 def _check_linked_folders(ctx: _Ctx, parent: Path, names: list[str], line: int) -> None:
     """Refuse a linked sub-folder that leads out of the project or back up the tree (before walking into it).
 
@@ -634,14 +644,15 @@ def _manifest(ctx: _Ctx, raw: Any, line: int, labels: tuple[str, ...]) -> tuple[
     except UnicodeDecodeError:
         raise EdgecasesError("manifest is not valid UTF-8", shown, hint="save the CSV as UTF-8") from None
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    rows = _csv_rows(reader, shown)
+    header = next(rows, None)
     if not header or "path" not in header or "label" not in header:
         raise EdgecasesError(f"manifest header must include path and label columns, got {header}", shown, 1)
     if len(set(header)) != len(header):
         raise EdgecasesError("manifest header repeats a column name", shown, 1)
     examples: list[Example] = []
     seen: dict[str, int] = {}
-    for row in reader:
+    for row in rows:
         row_line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
@@ -656,6 +667,8 @@ def _manifest(ctx: _Ctx, raw: Any, line: int, labels: tuple[str, ...]) -> tuple[
         severity = cells.pop("severity", "") or None
         if severity is not None and severity not in SEVERITIES:
             raise EdgecasesError(f"severity '{severity}' is not one of {', '.join(SEVERITIES)}", shown, row_line)
+        if "\0" in rel:
+            raise EdgecasesError(f"image path {rel!r} contains a NUL character", shown, row_line)
         if os.path.isabs(rel) or not rel:
             raise EdgecasesError(f"image path '{rel}' must be relative to the suite file", shown, row_line)
         image = (ctx.path.parent / rel).resolve()
