@@ -2,16 +2,32 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+
+def is_special(path: Path) -> bool:
+    """True for a device, pipe or socket (/dev/null, /dev/stdout): something to write into, never to replace."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def atomic_write(path: Path, text: str) -> None:
     """Write text to a unique temporary file beside the target, then rename it into place.
 
     A unique name (not "path.tmp") keeps two pytest sessions writing the same output apart.
+    A device or pipe is written into directly: renaming over /dev/null (which root may do)
+    would replace the device itself with a file.
     """
     path = Path(path)
+    if is_special(path):
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -65,7 +65,8 @@ def _path(config: pytest.Config, name: str) -> Path | None:
     if value in (None, "") or str(value).lower() == "none":
         return None
     base = config.invocation_params.dir if config.getoption(f"edgecases_{name.replace('-', '_')}") else config.rootpath
-    return (Path(base) / str(value)).resolve()
+    # Absolute, but links not followed: /dev/stdout must stay itself, not become /proc/PID/fd/pipe:[N].
+    return Path(os.path.abspath(Path(base) / str(value)))
 
 
 def enabled(config: pytest.Config) -> bool:

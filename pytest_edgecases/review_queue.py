@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from .files import atomic_write
+from .files import atomic_write, is_special
 from .records import CategoryResult, ExampleResult
 
 MARKER = "# pytest-edgecases review queue"
@@ -138,7 +138,7 @@ def _safe(name: str) -> str:
 
 def _free(target: Path) -> Path:
     candidate, n = target, 0
-    while candidate.exists() and not _ours_untouched(candidate):
+    while candidate.exists() and not is_special(candidate) and not _ours_untouched(candidate):
         n += 1
         candidate = target.with_name(f"{target.stem}.{n}{target.suffix}")
     return candidate
