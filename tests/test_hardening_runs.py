@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -318,6 +319,25 @@ def test_cache_dir_below_a_file(project: Project) -> None:
     result.stdout.fnmatch_lines([f"edgecases: no prediction cache this run: cannot create {project.root}/tinymodel.py/"
                                  f"cache: {project.root}/tinymodel.py is a file, not a folder"])
     assert counts(result) == (12, 0)
+    assert_clean(project, result)
+
+
+@case("run-outputs-to-dev-null", "every output pointed at a null device (--edgecases-report=/dev/null and the rest)",
+      "the run completes and each output is written into the device; the device is still a device (renaming a "
+      "file over it, as root may, would have replaced /dev/null itself)")
+def test_outputs_to_a_null_device(project: Project, tmp_path: Path) -> None:
+    null = tmp_path / "null.json"   # the name satisfies --edgecases-results, which wants .json or .csv
+    try:   # a private copy of /dev/null (a test must not risk the real one); needs root
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except OSError as exc:
+        pytest.skip(f"cannot create a device here ({exc.strerror}); non-root runs cannot rename over /dev/null")
+    result = project.run(*(f"--edgecases-{what}={null}" for what in ("report", "results", "review-queue",
+                                                                     "markdown", "save-baseline")))
+    result.assert_outcomes(passed=1, failed=1)
+    for what in ("results", "review queue", "Markdown summary", "baseline", "report"):
+        result.stdout.fnmatch_lines([f"edgecases: {what} written to {null}"])
+    assert stat.S_ISCHR(null.stat().st_mode) and null.read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null.json"]
     assert_clean(project, result)
 
 
