@@ -65,7 +65,7 @@ def road_sign(size: int = PANEL) -> Image.Image:
 
 def _font() -> ImageFont.ImageFont:
     try:
-        return ImageFont.load_default(size=11)
+        return ImageFont.load_default(size=10)
     except TypeError:  # Pillow < 10.1
         return ImageFont.load_default()
 
@@ -74,7 +74,7 @@ def strip(scene: Image.Image, raw: object) -> Image.Image:
     levels = expand(raw)
     panels = [("original", scene)] + [(lv.id or "(one level)", apply(scene, lv, seed_for("docs/road_sign", lv)))
                                       for lv in levels]
-    gap = 4
+    gap = 6
     lines = max(len(label.split(",")) for label, _ in panels)  # one "name=value" per line
     out = Image.new("RGB", (len(panels) * (PANEL + gap) - gap, PANEL + LABEL_H * lines), (255, 255, 255))
     d = ImageDraw.Draw(out)
