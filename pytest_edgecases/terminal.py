@@ -73,7 +73,8 @@ def summary_table(results: Sequence[CategoryResult]) -> str:
     rows = []
     for r in results:
         rows.append(([r.suite] if several else []) + [r.category, r.n_examples, accuracy_text(r), severity_counts(r),
-                                                      r.regressions, "passed" if r.passed else "FAILED"])
+                                                      r.regressions,
+                                                      "NOT JUDGED" if r.error else ("passed" if r.passed else "FAILED")])
     headers = ["category", "images", "accuracy (95% CI)", "failures", "regressions", "result"]
     return tabulate(rows, headers=(["suite"] if several else []) + headers)
 

@@ -142,3 +142,19 @@ def test_results_written_even_when_everything_passes(tiny_project, pytester):
     """)
     pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-results=r.csv").assert_outcomes(passed=1)
     assert len(pd.read_csv(pytester.path / "r.csv")) == 12
+
+
+def test_a_category_that_cannot_be_judged_still_appears_in_the_summary_and_results(tiny_project, pytester):
+    """A model that fails to load: every item fails with the reason, and the table still lists them."""
+    suite = tiny_project()
+    suite.write_text(suite.read_text().replace("tinymodel:build", "tinymodel:missing"))
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-results=r.json",
+                                "--edgecases-report=none")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*edge cases*", "clean *12*—*NOT JUDGED", "dark *12*—*NOT JUDGED"])
+    import json
+
+    cats = json.loads((pytester.path / "r.json").read_text())["categories"]
+    assert [(c["category"], c["passed"]) for c in cats] == [("clean", False), ("dark", False)]
+    assert all("has no attribute 'missing'" in c["error"] for c in cats)
+    assert "Traceback" not in result.stdout.str()
