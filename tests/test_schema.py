@@ -26,8 +26,6 @@ from jsonschema import Draft7Validator, Draft202012Validator
 from PIL import Image
 
 import pytest_edgecases
-# Not `from pytest_edgecases import annotations`: the package's own `from __future__ import annotations`
-# binds that name to a __future__ feature until the submodule is imported.
 import pytest_edgecases.annotations as annotations_module
 import pytest_edgecases.suite as suite_module
 from pytest_edgecases.annotations import load_annotations
