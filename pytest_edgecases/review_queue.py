@@ -125,13 +125,14 @@ def _digest(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
-def write_queue(path: Path, entries: Sequence[dict[str, Any]], today: dt.date) -> list[Path]:
+def write_queue(path: Path, entries: Sequence[dict[str, Any]], today: dt.date,
+                suites: Sequence[str] = ()) -> list[Path]:
     """Write one queue file per suite (PATH itself for one suite); never overwrite a reviewer's work.
 
     An existing file is replaced only if it is an untouched queue of ours (marker, no reviewer);
     otherwise the queue goes to the next free name (queue.1.yaml, …). Returns the files written.
     """
-    suites = sorted({e["suite"] for e in entries}) or [""]
+    suites = sorted(set(suites) | {e["suite"] for e in entries}) or [""]
     written = []
     for suite in suites:
         target = path if len(suites) == 1 else path.with_name(f"{path.stem}.{_safe(suite)}{path.suffix}")
