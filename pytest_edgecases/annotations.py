@@ -140,6 +140,7 @@ ReviewMap = Mapping[tuple[str, str], Review]
 def load_annotations(suite: Suite) -> dict[tuple[str, str], Review]:
     """Read every annotation file of a suite; raise EdgecasesError naming file and line on bad input."""
     by_image: dict[str, list[str]] = {}
+    synthetic = frozenset(c.test_name for c in suite.categories if c.transform is not None)
     own_label: dict[tuple[str, str], str] = {}
     for cat in suite.categories:
         for ex in cat.examples:
@@ -147,7 +148,7 @@ def load_annotations(suite: Suite) -> dict[tuple[str, str], Review]:
             own_label[(cat.test_name, ex.path)] = ex.label
     collected: dict[tuple[str, str], list[Annotation]] = {}
     for file in suite.annotation_files:
-        for ann in _read_file(suite, file, by_image):
+        for ann in _read_file(suite, file, by_image, synthetic):
             if not ann.blank(own_label[(ann.category, ann.image)]):
                 collected.setdefault((ann.category, ann.image), []).append(ann)
     return {key: Review(_latest_per_reviewer(entries)) for key, entries in collected.items()}
@@ -161,7 +162,8 @@ def _latest_per_reviewer(entries: list[Annotation]) -> tuple[Annotation, ...]:
     return tuple(latest.values())
 
 
-def _read_file(suite: Suite, file: Path, by_image: Mapping[str, list[str]]) -> Iterable[Annotation]:
+def _read_file(suite: Suite, file: Path, by_image: Mapping[str, list[str]],
+               synthetic: frozenset[str] = frozenset()) -> Iterable[Annotation]:
     shown = _rel(file, suite.root)
 
     def error(message: str, line: int | None, hint: str | None = None) -> EdgecasesError:
@@ -193,7 +195,8 @@ def _read_file(suite: Suite, file: Path, by_image: Mapping[str, list[str]]) -> I
         line = examples.line_of(index)
         if not isinstance(entry, LocDict):
             raise error("each entry must be a mapping starting with image:", line)
-        ann = _entry(suite, entry, line, str(reviewer or "").strip(), str(date or ""), shown, by_image, error)
+        ann = _entry(suite, entry, line, str(reviewer or "").strip(), str(date or ""), shown, by_image, synthetic,
+                     error)
         key = (ann.category, ann.image)
         if key in seen:
             raise error(f"'{ann.image}' ({ann.category}) is annotated twice in this file (first on line "
@@ -204,7 +207,7 @@ def _read_file(suite: Suite, file: Path, by_image: Mapping[str, list[str]]) -> I
 
 
 def _entry(suite: Suite, entry: LocDict, line: int, file_reviewer: str, date: str, shown: str,
-           by_image: Mapping[str, list[str]], error: Any) -> Annotation:
+           by_image: Mapping[str, list[str]], synthetic: frozenset[str], error: Any) -> Annotation:
     for key in entry:
         if key not in ENTRY_KEYS:
             raise error(f"unknown key '{key}'{did_you_mean(key, ENTRY_KEYS)}", entry.line_of(key),
@@ -219,10 +222,13 @@ def _entry(suite: Suite, entry: LocDict, line: int, file_reviewer: str, date: st
     homes = by_image[norm]
     category = entry.get("category")
     if category is None:
-        if len(set(homes)) > 1:
-            raise error(f"image '{image}' is in several categories ({', '.join(sorted(set(homes)))}); "
+        # A review describes the pixels the reviewer saw: the original image, so its real category.
+        # Synthetic levels (name[level]) show transformed pixels and must be named explicitly.
+        real = sorted({h for h in homes if h not in synthetic}) or sorted(set(homes))
+        if len(real) > 1:
+            raise error(f"image '{image}' is in several categories ({', '.join(real)}); "
                         "add category: to say which", entry.line_of("image"))
-        category = homes[0]
+        category = real[0]
     elif not isinstance(category, str) or category not in homes:
         raise error(f"image '{image}' is not in category '{category}'{did_you_mean(str(category), homes)}",
                     entry.line_of("category"), hint="it is in: " + ", ".join(sorted(set(homes))))

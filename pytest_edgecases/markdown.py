@@ -36,6 +36,7 @@ def render_markdown(results: Sequence[CategoryResult]) -> str:
     lines += _table(["", "category", "images", "accuracy (95% CI)", "failures", "regressions"],
                     [["❌" if not r.passed else "✅", r.category, r.n_examples, accuracy_text(r), severity_counts(r),
                       r.regressions] for r in results])
+    lines += _baseline_section(results)
     for r in failed:
         lines += ["", f"<details><summary><b>{md(r.category)}</b>: "
                       f"{md(', '.join(c.name for c in r.checks if not c.passed))}</summary>", ""]
@@ -49,3 +50,20 @@ def render_markdown(results: Sequence[CategoryResult]) -> str:
                 lines.append(f"\n… and {len(worst) - MAX_FAILURES_SHOWN} more in the HTML report.")
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def _baseline_section(results: Sequence[CategoryResult]) -> list[str]:
+    """Categories whose examples flipped against the baseline, with the verdict in plain words."""
+    from .baseline import interval_text, verdict_text
+
+    flipped = [r for r in results if r.baseline and (r.baseline.get("newly_wrong") or r.baseline.get("newly_right"))]
+    compared = sum(1 for r in results if r.baseline)
+    if not compared:
+        return []
+    lines = ["", f"**Against the baseline** ({compared} categories compared, {len(flipped)} with flips; "
+                 "McNemar's exact test, Holm-corrected):", ""]
+    if not flipped:
+        return lines[:-1] + [" no example flipped."]
+    return lines + _table(["category", "change [95% CI]", "newly wrong", "newly right", "verdict"],
+                          [[r.category, interval_text(r.baseline), len(r.baseline["newly_wrong"]),
+                            len(r.baseline["newly_right"]), verdict_text(r.baseline)] for r in flipped])

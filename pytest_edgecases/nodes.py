@@ -7,6 +7,7 @@ import pytest
 
 from .errors import EdgecasesError
 from .terminal import failure_message
+from .verdicts import unjudged
 
 if TYPE_CHECKING:
     from .records import CategoryResult
@@ -56,7 +57,12 @@ class CategoryItem(pytest.Item):
 
         session = session_of(self.config)
         session.prepare([(self.suite, self.category)])  # no-op when the run loop prepared everything
-        result = session.judge(self.suite, self.category, self.index)
+        try:
+            result = session.judge(self.suite, self.category, self.index)
+        except EdgecasesError as exc:
+            # Still report the category (summary table, results, HTML), marked as not judged.
+            self.result = unjudged(self.suite, self.category, self.index, str(exc))
+            raise
         self.result = result
         self.user_properties.extend(junit_properties(result))
         if not result.passed:

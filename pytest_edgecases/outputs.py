@@ -51,7 +51,7 @@ def _review_queue(edge: EdgecasesSession, path: Path) -> None:
     from .review_queue import write_queue
 
     entries = review_entries(edge)
-    for written in write_queue(path, entries, edge.today):
+    for written in write_queue(path, entries, edge.today, suites=[r.suite for r in edge.results]):
         if written != path:
             edge.notes.append(f"edgecases: {path} holds a reviewer's work; the queue went to {written} instead")
     edge.notes.append(f"edgecases: {len(entries)} example(s) queued for review")

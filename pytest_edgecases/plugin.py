@@ -200,7 +200,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if SESSION_KEY not in config.stash:
         return None
     patterns = config.getini("edgecases_files") or DEFAULT_PATTERNS
-    if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in patterns):
+    try:
+        relative = file_path.relative_to(config.rootpath).as_posix()
+    except ValueError:
+        relative = file_path.name
+    # A pattern matches the file name or its path from the rootdir (suites/*.yaml); a YAML file
+    # named on the command line is collected whatever its name, as pytest does for .py files.
+    named = parent.session.isinitpath(file_path) and file_path.suffix in (".yaml", ".yml")
+    if named or any(fnmatch.fnmatch(file_path.name, p) or fnmatch.fnmatch(relative, p) for p in patterns):
         from .nodes import SuiteFile
 
         return SuiteFile.from_parent(parent, path=file_path)

@@ -63,8 +63,17 @@ def _reason(e: ExampleResult, confidence_below: float | None) -> tuple[int, str]
         return 4, "reviewers disagree"
     if (confidence_below is not None and e.correct and not e.reviewed and e.confidence is not None
             and e.confidence < confidence_below):
-        return 5, f"correct, but confidence {e.confidence:.2f} < {confidence_below:g}"
+        return 5, f"correct, but confidence {_below(e.confidence, confidence_below)} < {confidence_below:g}"
     return None
+
+
+def _below(value: float, limit: float) -> str:
+    """value with as few decimals as show it below limit: 0.5961 < 0.6 reads "0.596", never "0.60 < 0.6"."""
+    for digits in range(2, 7):
+        text = f"{value:.{digits}f}"
+        if float(text) < limit:
+            return text
+    return repr(value)
 
 
 def _q(value: Any) -> str:
@@ -116,13 +125,14 @@ def _digest(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
-def write_queue(path: Path, entries: Sequence[dict[str, Any]], today: dt.date) -> list[Path]:
+def write_queue(path: Path, entries: Sequence[dict[str, Any]], today: dt.date,
+                suites: Sequence[str] = ()) -> list[Path]:
     """Write one queue file per suite (PATH itself for one suite); never overwrite a reviewer's work.
 
     An existing file is replaced only if it is an untouched queue of ours (marker, no reviewer);
     otherwise the queue goes to the next free name (queue.1.yaml, …). Returns the files written.
     """
-    suites = sorted({e["suite"] for e in entries}) or [""]
+    suites = sorted(set(suites) | {e["suite"] for e in entries}) or [""]
     written = []
     for suite in suites:
         target = path if len(suites) == 1 else path.with_name(f"{path.stem}.{_safe(suite)}{path.suffix}")

@@ -77,7 +77,8 @@ def summary_table(results: Sequence[CategoryResult]) -> str:
     for r in results:
         rows.append(([printable(r.suite)] if several else []) + [r.category, r.n_examples, accuracy_text(r),
                                                                  severity_counts(r), r.regressions,
-                                                                 "passed" if r.passed else "FAILED"])
+                                                                 "NOT JUDGED" if r.error
+                                                                 else ("passed" if r.passed else "FAILED")])
     headers = ["category", "images", "accuracy (95% CI)", "failures", "regressions", "result"]
     return tabulate(rows, headers=(["suite"] if several else []) + headers)
 

@@ -92,7 +92,7 @@ def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: M
     errors = [r for r in results if r.status == "error"]
     if errors:
         shown = ", ".join(f"{r.path} ({r.error})" for r in errors[:3]) + (" …" if len(errors) > 3 else "")
-        checks.append(Check("unreadable", f"{len(errors)} example(s)", "0", False, shown))
+        checks.append(Check("scoring_errors", f"{len(errors)} example(s)", "0", False, shown))
     if n < th.min_examples:
         checks.append(Check("min_examples", str(n), f">= {th.min_examples}", False,
                             f"too few to judge: the category needs {th.min_examples} scored examples to pass "
@@ -136,6 +136,17 @@ def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: M
         groups=groups, group_by=category.group_by, labels=list(suite.labels),
         thresholds={**thresholds_dict(category), "review_confidence_below": suite.review_confidence_below},
         run=dict(run or {}), agreement=agreement(results))
+
+
+def unjudged(suite: Suite, category: Category, index: int, message: str) -> CategoryResult:
+    """A category that could not be judged at all (no model, a bad baseline): failed, with the reason."""
+    return CategoryResult(
+        suite=suite.name, suite_file=suite.display, category=category.test_name, base=category.name,
+        level=category.level_id, description=category.description, passed=False,
+        n_examples=len(category.examples), n_scored=0, n_correct=0, accuracy=None, ci_low=None, ci_high=None,
+        failures_by_severity={s: 0 for s in SEVERITIES}, regressions=0, fixed=0,
+        checks=[Check("judged", "no", "yes", False, message)], examples=[], group_by=category.group_by,
+        labels=list(suite.labels), thresholds=thresholds_dict(category), error=message, index=index)
 
 
 def group_accuracy(results: Sequence[ExampleResult], column: str) -> dict[str, dict[str, Any]]:

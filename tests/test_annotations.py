@@ -355,3 +355,38 @@ def test_a_reviewers_later_round_replaces_the_earlier_one(tiny_project, pytester
     review = load_annotations(load_suite(suite, pytester.path))[("dark", "data/dark/red/000.png")]
     assert [(a.reviewer, a.verdict) for a in review.entries] == [("alice", "incorrect")]
     assert review.verdict == "incorrect" and not review.conflict
+
+
+def test_without_category_a_review_applies_to_the_images_real_category(tiny_project, pytester):
+    """Synthetic levels show transformed pixels: a review of the original image names only its real category."""
+    import textwrap
+
+    from pytest_edgecases.annotations import load_annotations
+    from pytest_edgecases.errors import EdgecasesError
+    from pytest_edgecases.suite import load_suite
+
+    suite = tiny_project(textwrap.dedent("""
+        suite: colours
+        labels: [red, blue]
+        model: {factory: "tinymodel:build"}
+        annotations: reviews/
+        categories:
+          - {name: clean, images: data/clean/}
+          - {name: blurred, from: clean, transform: {gaussian_blur: {sigma: [1, 2]}}}
+          - {name: grey, from: clean, transform: {brightness: 0.5}}
+    """))
+    reviews = pytester.path / "reviews"
+    reviews.mkdir()
+    (reviews / "r.yaml").write_text(textwrap.dedent("""
+        reviewer: alice
+        examples:
+          - {image: data/clean/red/000.png, verdict: correct}
+          - {image: data/clean/red/001.png, category: "blurred[sigma=2]", verdict: ambiguous}
+    """))
+    found = load_annotations(load_suite(suite, pytester.path))
+    assert set(found) == {("clean", "data/clean/red/000.png"), ("blurred[sigma=2]", "data/clean/red/001.png")}
+
+    # Two real categories holding the same image still need category:.
+    suite.write_text(suite.read_text().replace("  - {name: grey,", "  - {name: again, images: data/clean/}\n  - {name: grey,"))
+    with pytest.raises(EdgecasesError, match=r"r.yaml:4: image 'data/clean/red/000.png' is in several categories \(again, clean\)"):
+        load_annotations(load_suite(suite, pytester.path))

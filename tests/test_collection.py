@@ -78,6 +78,26 @@ def test_ini_edgecases_files_takes_other_patterns(tiny_project, pytester):
     result.stdout.fnmatch_lines(["colours.suite.yaml::clean", "colours.suite.yaml::dark"])
 
 
+def test_ini_patterns_may_name_a_path_from_the_rootdir(tiny_project, pytester):
+    suite = tiny_project(filename="colours.yaml")
+    (pytester.path / "suites").mkdir()
+    suite.rename(pytester.path / "suites" / "colours.yaml")
+    text = (pytester.path / "suites" / "colours.yaml").read_text().replace("data/", "../data/")
+    (pytester.path / "suites" / "colours.yaml").write_text(text.replace("tinymodel:build", "tinymodel:build"))
+    (pytester.path / "other.yaml").write_text("not: [a suite\n")
+    pytester.makeini("[pytest]\nedgecases_files = suites/*.yaml\n")
+    result = pytester.runpytest("--edgecases", "--co", "-q")
+    result.stdout.fnmatch_lines(["suites/colours.yaml::clean", "suites/colours.yaml::dark"])
+    assert "other.yaml" not in result.stdout.str()
+
+
+def test_a_yaml_file_named_on_the_command_line_is_collected(tiny_project, pytester):
+    tiny_project(filename="colours.yaml")   # matches no pattern
+    assert "colours.yaml::" not in pytester.runpytest("--edgecases", "--co", "-q").stdout.str()
+    result = pytester.runpytest("--edgecases", "--co", "-q", "colours.yaml")
+    result.stdout.fnmatch_lines(["colours.yaml::clean", "colours.yaml::dark"])
+
+
 def test_ini_enables_edgecases_and_sets_batch_size(tiny_project, pytester, forward_log):
     tiny_project(factory="countmodel:build")
     pytester.makeini(textwrap.dedent("""

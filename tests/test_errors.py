@@ -183,7 +183,7 @@ def test_a_corrupt_image_fails_only_its_own_category(tiny_project, pytester):
     result = item_failures(pytester, passed=1, failed=1)
     result.stdout.fnmatch_lines([
         "*_ edge-case category: dark _*",
-        "unreadable *1 example(s)*0*FAILED*data/dark/red/002.png (*",
+        "scoring_errors *1 example(s)*0*FAILED*data/dark/red/002.png (*",
         "data/dark/red/002.png *red*—*—*medium*error*"])
     assert "edge-case category: clean" not in result.stdout.str()
 

@@ -142,3 +142,43 @@ def test_results_written_even_when_everything_passes(tiny_project, pytester):
     """)
     pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-results=r.csv").assert_outcomes(passed=1)
     assert len(pd.read_csv(pytester.path / "r.csv")) == 12
+
+
+def test_a_category_that_cannot_be_judged_still_appears_in_the_summary_and_results(tiny_project, pytester):
+    """A model that fails to load: every item fails with the reason, and the table still lists them."""
+    suite = tiny_project()
+    suite.write_text(suite.read_text().replace("tinymodel:build", "tinymodel:missing"))
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-results=r.json",
+                                "--edgecases-report=none")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*edge cases*", "clean *12*—*NOT JUDGED", "dark *12*—*NOT JUDGED"])
+    import json
+
+    cats = json.loads((pytester.path / "r.json").read_text())["categories"]
+    assert [(c["category"], c["passed"]) for c in cats] == [("clean", False), ("dark", False)]
+    assert all("has no attribute 'missing'" in c["error"] for c in cats)
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_markdown_summary_shows_flips_against_the_baseline(tiny_project, pytester):
+    """PR comments come from the Markdown summary, so it carries the baseline comparison too."""
+    suite = tiny_project()
+    pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-report=none",
+                       "--edgecases-save-baseline=base.json")
+    suite.write_text(suite.read_text().replace("bias: 1.0", "bias: 0.0"))   # dark red images now right
+    pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-report=none",
+                       "--edgecases-baseline=base.json", "--edgecases-markdown=pr.md")
+    text = (pytester.path / "pr.md").read_text()
+    assert "**Against the baseline** (2 categories compared, 1 with flips" in text
+    row = next(line for line in text.splitlines() if line.startswith("| dark |"))
+    assert row.split(" | ")[2:4] == ["0", "6"], row          # newly wrong 0, newly right 6
+
+
+def test_an_empty_review_queue_still_names_its_suite(tiny_project, pytester):
+    suite = tiny_project()
+    suite.write_text(suite.read_text().replace("bias: 1.0", "bias: 0.0"))   # nothing fails, nothing queued
+    pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-report=none",
+                       "--edgecases-review-queue=queue.yaml")
+    text = (pytester.path / "queue.yaml").read_text()
+    assert 'for suite "colours"' in text.splitlines()[0]
+    assert "examples: []" in text

@@ -466,3 +466,13 @@ def test_queue_stub_keeps_any_text_safe():
     assert set(doc) == {"reviewer", "date", "examples"}
     assert [(e["image"], e["label"], e["predicted"]) for e in doc["examples"]] == [
         (n + ".png", n, n) for n in odd]
+
+
+def test_queue_reason_never_rounds_up_to_the_threshold():
+    """0.5961 below confidence_below 0.6 reads "0.596 < 0.6", not the false "0.60 < 0.6"."""
+    from pytest_edgecases.review_queue import _below
+
+    assert _below(0.5961, 0.6) == "0.596"
+    assert _below(0.5835, 0.6) == "0.58"
+    assert _below(0.95, 0.96) == "0.95"
+    assert float(_below(0.5999999, 0.6)) < 0.6

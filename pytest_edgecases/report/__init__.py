@@ -358,12 +358,9 @@ def _baseline_row(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def kappa_words(kappa: float | None) -> str:
     """Landis & Koch's words for a kappa value."""
-    if kappa is None:
-        return "not enough doubly reviewed examples"
-    for bound, word in ((0.0, "poor"), (0.2, "slight"), (0.4, "fair"), (0.6, "moderate"), (0.8, "substantial")):
-        if kappa <= bound:
-            return word
-    return "almost perfect"
+    from ..agreement import describe
+
+    return "not enough doubly reviewed examples" if kappa is None else describe(kappa)
 
 
 def _agreement_view(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
