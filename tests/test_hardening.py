@@ -158,7 +158,8 @@ class Refused:
 
 @dataclass(frozen=True)
 class Failed:
-    """Every category fails with the same message (the model, not the data, is at fault); no results to write."""
+    """Every category fails with the same message (the model, not the data, is at fault), and is reported as
+    not judged: in the results with that message as its error, and in the report."""
 
     lines: tuple[str, ...]
 
@@ -166,7 +167,12 @@ class Failed:
         result.assert_outcomes(failed=len(IMAGES))
         for name in IMAGES:
             result.stdout.fnmatch_lines([f"*_ edge-case category: {name} _*", *self.lines])
-        assert project.written() <= {".cache"}, project.written()
+        result.stdout.fnmatch_lines([f"{name} * NOT JUDGED" for name in IMAGES])
+        results = project.results()
+        assert sorted(results) == sorted(IMAGES)
+        for record in results.values():
+            assert not record["passed"] and re.fullmatch(_glob(self.lines[0]), record["error"].splitlines()[0])
+        assert {"results.json", "report.html"} <= project.written()
 
 
 @dataclass(frozen=True)
