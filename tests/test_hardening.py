@@ -237,7 +237,8 @@ class Case:
     expect: Refused | Failed | Judged | UsageError
     setup: Callable[[Project], Any] = lambda p: None
     args: tuple[str, ...] = ()
-    check: Callable[[Project, pytest.RunResult], None] | None = None   # what else this case must show
+    #: What else this case must show: it raises, or returns False, when that does not hold.
+    check: Callable[[Project, pytest.RunResult], bool | None] | None = None
     marks: tuple[Any, ...] = ()
 
 
