@@ -112,7 +112,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = EdgecasesSession(
         options, config.rootpath, worker_id=workerinput.get("workerid") if workerinput else None, run_id=run_id,
         write=lambda line: _write_line(config, line),
-        model_hook=lambda suite, device: config.hook.pytest_edgecases_load_model(suite=suite, device=device))
+        model_hook=lambda suite, device: config.hook.pytest_edgecases_load_model(suite=suite, device=device),
+        has_model_hook=lambda suite: bool(config.hook.pytest_edgecases_load_model.get_hookimpls()))
     if workerinput is None:
         config.pluginmanager.register(RunReporter(config), "edgecases-run-reporter")
 
@@ -120,8 +121,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Scope pytest_edgecases_load_model as pytest scopes conftest hooks: to the suites below it."""
     if SESSION_KEY in session.config.stash:
-        session_of(session.config).model_hook = lambda suite, device: session.gethookproxy(
+        edge = session_of(session.config)
+        edge.model_hook = lambda suite, device: session.gethookproxy(
             suite.path).pytest_edgecases_load_model(suite=suite, device=device)
+        edge.has_model_hook = lambda suite: bool(
+            session.gethookproxy(suite.path).pytest_edgecases_load_model.get_hookimpls())
 
 
 def _opt_str(path: Path | None) -> str | None:
