@@ -12,7 +12,8 @@ the SHA-256 of each image file keyed by its full stat (any change to the file's 
 inode or device means it is read and hashed again), and the model fingerprint of a model that
 is fully determined by files (a torchvision architecture with a weights file, a TorchScript
 archive), keyed by a digest of those files and the versions; this lets a rerun with nothing
-changed skip importing torch.
+changed skip importing torch. A third, ``blobs``, keeps report thumbnails keyed by the digest of
+the bytes they were made from.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 import warnings
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -47,6 +49,8 @@ class PredictionCache:
         self.path = path
         self._db: sqlite3.Connection | None = None
         self.disabled_reason: str | None = None
+        self._lock = threading.Lock()            # the blob memo is read from the report's threads
+        self._blobs: dict[str, str] = {}         # written in one transaction by close()
         if path is not None:
             self._open()
 
@@ -66,7 +70,7 @@ class PredictionCache:
             self._disable(f"cannot use the prediction cache at {self.path}: {exc}")
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+        db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         # A committed batch survives the process being killed; only an OS crash or power cut can lose
         # the last few, and then the database is still consistent. Syncing every batch to disk would
@@ -80,7 +84,7 @@ class PredictionCache:
                 db.execute("BEGIN IMMEDIATE")
                 row = db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
                 if row is None or row[0] != str(SCHEMA):   # still: no other process upgraded it meanwhile
-                    for table in ("predictions", "files", "models"):
+                    for table in ("predictions", "files", "models", "blobs"):
                         db.execute(f"DROP TABLE IF EXISTS {table}")
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
         db.execute("CREATE TABLE IF NOT EXISTS predictions "
@@ -88,6 +92,7 @@ class PredictionCache:
         db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
                    "ctime_ns INTEGER, inode INTEGER, device INTEGER, sha256 TEXT NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS models (recipe TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value TEXT NOT NULL, checksum TEXT NOT NULL)")
         return db
 
     def _disable(self, reason: str) -> None:
@@ -179,8 +184,31 @@ class PredictionCache:
         if self._db is not None:
             self._write("INSERT OR REPLACE INTO models VALUES (?, ?)", [(recipe, fingerprint)])
 
+    def get_blob(self, key: str) -> str | None:
+        """A memoised value (thread-safe), or None."""
+        with self._lock:
+            if key in self._blobs:
+                return self._blobs[key]
+            if self._db is None:
+                return None
+            try:
+                row = self._db.execute("SELECT value, checksum FROM blobs WHERE key=?", (key,)).fetchone()
+            except sqlite3.Error:
+                return None
+        return row[0] if row and row[1] == checksum(key, row[0]) else None
+
+    def put_blob(self, key: str, value: str) -> None:
+        """Memoise a value (thread-safe); written when the cache is closed."""
+        with self._lock:
+            self._blobs[key] = value
+
     def close(self) -> None:
-        """Close the database."""
+        """Write memoised blobs and close the database."""
         if self._db is not None:
-            self._db.close()
-            self._db = None
+            if self._blobs:
+                self._write("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)",
+                            [(k, v, checksum(k, v)) for k, v in self._blobs.items()])
+                self._blobs.clear()
+            if self._db is not None:
+                self._db.close()
+                self._db = None

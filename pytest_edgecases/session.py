@@ -291,6 +291,12 @@ class EdgecasesSession:
             return PredictionCache(Path(tempfile.gettempdir()) / f"pytest-edgecases-{self.run_id}.sqlite")
         return PredictionCache(None)
 
+    def memo(self) -> PredictionCache | None:
+        """The prediction cache, for the report's thumbnail memo (None with --edgecases-no-cache)."""
+        if self.options.no_cache or self.options.cache_dir is None:
+            return None
+        return PredictionCache(self.options.cache_dir / "predictions.sqlite")
+
     def _run_lock(self) -> Any:
         if not self.run_id:
             import contextlib
