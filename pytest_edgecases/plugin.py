@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .session import EdgecasesSession
 
 SESSION_KEY = pytest.StashKey["EdgecasesSession"]()
+IMAGE_DIRS_KEY = pytest.StashKey[dict]()   # folder -> holds nothing but images
 DEFAULT_PATTERNS = ["edgecases.yaml", "*.edgecases.yaml"]
 
 # name, ini default, help. Every option is also an ini key (dashes become underscores).
@@ -171,6 +172,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
         return SuiteFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With --edgecases, keep pytest out of folders that hold nothing but images (none is a test)."""
+    if SESSION_KEY not in config.stash or collection_path.suffix:   # files, and folders named like files
+        return None
+    from .files import only_images
+    from .suite import IMAGE_SUFFIXES
+
+    memo = config.stash.setdefault(IMAGE_DIRS_KEY, {})
+    return True if collection_path.is_dir() and only_images(collection_path, IMAGE_SUFFIXES, memo) else None
 
 
 @pytest.hookimpl(wrapper=True)
