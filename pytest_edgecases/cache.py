@@ -2,22 +2,43 @@
 
 A key is a digest of everything that changes a prediction (image bytes, transform, model
 fingerprint, preprocessing, library versions, device, precision), so a stale entry can never
-be looked up: it simply has a different key. Entries are written one batch per transaction,
-so Ctrl-C leaves every finished batch usable; an entry that fails validation is ignored and
-recomputed, and a corrupt database file is moved aside, never trusted.
+be looked up: it simply has a different key. Each entry carries a checksum of its key and value,
+so a damaged entry, or a value stored under another key, is ignored and recomputed. Entries are
+written one batch per transaction, so Ctrl-C leaves every finished batch usable; a corrupt
+database file is moved aside, never trusted.
+
+Two small memos live in the same file, both only shortcuts to values that could be recomputed:
+the SHA-256 of each image file keyed by its full stat (any change to the file's size, times,
+inode or device means it is read and hashed again), and the model fingerprint of a model that
+is fully determined by files (a torchvision architecture with a weights file, a TorchScript
+archive), keyed by a digest of those files and the versions; this lets a rerun with nothing
+changed skip importing torch. A third, ``blobs``, keeps report thumbnails keyed by the digest of
+the bytes they were made from.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from .records import Prediction
 
-SCHEMA = 1
+SCHEMA = 2   # 2: each prediction carries a checksum of its key and value
 _CHUNK = 500  # SQLite's default limit on bound parameters is 999
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+#: What the stat memo compares: any difference and the file is hashed again.
+Stat = tuple[int, int, int, int, int]   # size, mtime_ns, ctime_ns, inode, device
+
+
+def checksum(key: str, value: str) -> str:
+    """Binds a stored value to its key: a damaged row, or a value under another key, fails it."""
+    return hashlib.sha256(f"{key}\0{value}".encode()).hexdigest()[:32]
 
 
 class PredictionCache:
@@ -27,6 +48,8 @@ class PredictionCache:
         self.path = path
         self._db: sqlite3.Connection | None = None
         self.disabled_reason: str | None = None
+        self._lock = threading.Lock()            # the blob memo is read from the report's threads
+        self._blobs: dict[str, str] = {}         # written in one transaction by close()
         if path is not None:
             self._open()
 
@@ -49,15 +72,29 @@ class PredictionCache:
             self._disable(f"cannot use the prediction cache at {self.path}: {exc}")
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+        db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("CREATE TABLE IF NOT EXISTS predictions (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        # A committed batch survives the process being killed; only an OS crash or power cut can lose
+        # the last few, and then the database is still consistent. Syncing every batch to disk would
+        # cost more than a cache is worth.
+        db.execute("PRAGMA synchronous=NORMAL")
         db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
         db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
         row = db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
         if row is None or row[0] != str(SCHEMA):
-            db.execute("DELETE FROM predictions")
-            db.execute("UPDATE meta SET value=? WHERE name='schema'", (str(SCHEMA),))
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                row = db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
+                if row is None or row[0] != str(SCHEMA):   # still: no other process upgraded it meanwhile
+                    for table in ("predictions", "files", "models", "blobs"):
+                        db.execute(f"DROP TABLE IF EXISTS {table}")
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+        db.execute("CREATE TABLE IF NOT EXISTS predictions "
+                   "(key TEXT PRIMARY KEY, value TEXT NOT NULL, checksum TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
+                   "ctime_ns INTEGER, inode INTEGER, device INTEGER, sha256 TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS models (recipe TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value TEXT NOT NULL, checksum TEXT NOT NULL)")
         return db
 
     def _disable(self, reason: str) -> None:
@@ -75,7 +112,10 @@ class PredictionCache:
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start:start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                for key, value in self._db.execute(f"SELECT key, value FROM predictions WHERE key IN ({marks})", chunk):
+                rows = self._db.execute(f"SELECT key, value, checksum FROM predictions WHERE key IN ({marks})", chunk)
+                for key, value, check in rows:
+                    if check != checksum(key, value):
+                        continue  # damaged, or not this key's value: recompute
                     try:
                         found[key] = Prediction.from_json(json.loads(value))
                     except (ValueError, TypeError):
@@ -87,18 +127,89 @@ class PredictionCache:
 
     def put_many(self, items: Mapping[str, Prediction]) -> None:
         """Store predictions in one transaction (errors such as corrupt images are never cached)."""
-        rows = [(k, json.dumps(p.to_json())) for k, p in items.items() if p.error is None]
+        rows = [(k, v, checksum(k, v)) for k, v in ((k, json.dumps(p.to_json())) for k, p in items.items()
+                                                     if p.error is None)]
         if self._db is None or not rows:
             return
+        self._write("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?)", rows)
+
+    def _write(self, sql: str, rows: list[tuple]) -> None:
+        """One transaction: all rows or none (Ctrl-C in the middle rolls it back)."""
+        assert self._db is not None
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?)", rows)
+                self._db.executemany(sql, rows)
         except sqlite3.Error as exc:
             self._disable(f"cannot write the prediction cache {self.path} ({exc})")
 
-    def close(self) -> None:
-        """Close the database."""
+    def get_digests(self, stats: Mapping[str, Stat]) -> dict[str, str]:
+        """SHA-256 of the files whose stat is exactly the one recorded with it."""
+        if self._db is None or not stats:
+            return {}
+        paths = list(stats)
+        found: dict[str, str] = {}
+        try:
+            for start in range(0, len(paths), _CHUNK):
+                chunk = paths[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for path, *stat, sha in self._db.execute(
+                        "SELECT path, size, mtime_ns, ctime_ns, inode, device, sha256 FROM files "
+                        f"WHERE path IN ({marks})", chunk):
+                    if tuple(stat) == tuple(stats[path]) and isinstance(sha, str) and _HEX64.match(sha):
+                        found[path] = sha
+        except sqlite3.DatabaseError as exc:
+            self._disable(f"the prediction cache {self.path} is unreadable ({exc})")
+            return {}
+        return found
+
+    def put_digests(self, digests: Mapping[str, tuple[Stat, str]]) -> None:
+        """Record each file's SHA-256 with the stat it had when it was read."""
+        if self._db is not None and digests:
+            self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [(path, *stat, sha) for path, (stat, sha) in digests.items()])
+
+    def get_model(self, recipe: str) -> str | None:
+        """The fingerprint recorded for a model recipe, if any."""
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute("SELECT fingerprint FROM models WHERE recipe=?", (recipe,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._disable(f"the prediction cache {self.path} is unreadable ({exc})")
+            return None
+        return row[0] if row and isinstance(row[0], str) and _HEX64.match(row[0]) else None
+
+    def put_model(self, recipe: str, fingerprint: str) -> None:
+        """Record the fingerprint of the model a recipe builds."""
         if self._db is not None:
-            self._db.close()
-            self._db = None
+            self._write("INSERT OR REPLACE INTO models VALUES (?, ?)", [(recipe, fingerprint)])
+
+    def get_blob(self, key: str) -> str | None:
+        """A memoised value (thread-safe), or None."""
+        with self._lock:
+            if key in self._blobs:
+                return self._blobs[key]
+            if self._db is None:
+                return None
+            try:
+                row = self._db.execute("SELECT value, checksum FROM blobs WHERE key=?", (key,)).fetchone()
+            except sqlite3.Error:
+                return None
+        return row[0] if row and row[1] == checksum(key, row[0]) else None
+
+    def put_blob(self, key: str, value: str) -> None:
+        """Memoise a value (thread-safe); written when the cache is closed."""
+        with self._lock:
+            self._blobs[key] = value
+
+    def close(self) -> None:
+        """Write memoised blobs and close the database."""
+        if self._db is not None:
+            if self._blobs:
+                self._write("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)",
+                            [(k, v, checksum(k, v)) for k, v in self._blobs.items()])
+                self._blobs.clear()
+            if self._db is not None:
+                self._db.close()
+                self._db = None

@@ -37,6 +37,7 @@ class Job:
     file: Path
     transform: Any = None      # transforms.Level or None
     seed: int = 0
+    sha256: str = ""           # the bytes the key was made from; other bytes are refused, never cached
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -252,6 +253,9 @@ class Preprocessor:
 
     def finish(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
         """uint8 batch → float in [0, 1] → normalised, on the device (cheaper than per image)."""
+        if device.type == "cuda":
+            # From page-locked memory the copy is asynchronous: the CPU goes on to the next batch.
+            batch = batch.pin_memory()
         batch = batch.to(device, non_blocking=True)
         if self.custom is not None:
             return batch.float() if not batch.is_floating_point() else batch
@@ -266,7 +270,10 @@ class Preprocessor:
 def _prepare(job: Job, pre: Preprocessor) -> torch.Tensor | str:
     """Read, decode, transform and preprocess one image; an error string instead of raising."""
     try:
-        data, _ = read_bytes(job.file)
+        data, digest = read_bytes(job.file)
+        if job.sha256 and digest != job.sha256:
+            # Its prediction would be cached under the key of the bytes hashed earlier in this run.
+            return "the file changed while the run was using it; run again"
         image = decode_rgb(data)
         if job.transform is not None:
             from .transforms import apply
@@ -279,51 +286,104 @@ def _prepare(job: Job, pre: Preprocessor) -> torch.Tensor | str:
         return f"{type(exc).__name__}: {exc}"
 
 
+def cpu_count() -> int:
+    """The cores this process may run on (its affinity mask, as a container or taskset limits it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_plan(device: torch.device, cores: int | None = None) -> tuple[int, int | None]:
+    """(decode threads, torch intra-op threads or None to leave torch's setting) for inference.
+
+    On an accelerator the CPU only decodes: up to four decode threads, torch untouched. On the CPU,
+    decoding and the forward pass share the cores, and oversubscribing them is what costs: torch's
+    OpenMP threads wait at a barrier for whichever of them a decode thread pushed off its core.
+    Measured on two cores (docs/performance.md), two decode threads ahead of a one-thread forward
+    pass beat every other split, by the most when the machine is busy with other work. In general:
+    half the decode threads' worth of cores is left to decoding, the rest run the forward pass.
+    """
+    cores = cores or cpu_count()
+    decode = max(2, min(4, cores))
+    if device.type != "cpu":
+        return decode, None
+    return decode, max(1, cores - decode // 2)
+
+
 def predict(jobs: Sequence[Job], model: torch.nn.Module, pre: Preprocessor, device: torch.device,
-            n_labels: int, batch_size: int = 32, precision: str = "fp32", threads: int = 2,
+            n_labels: int, batch_size: int = 32, precision: str = "fp32", threads: int | None = None,
             progress: Callable[[int, int], None] | None = None) -> Iterator[dict[str, Prediction]]:
     """Yield predictions batch by batch (so callers can cache them as they come).
 
     Decoding runs in a small thread pool a bounded distance ahead of the forward pass: the
     device stays busy while memory stays flat (no image tensor outlives its batch).
+    ``threads`` sets the decode threads; by default thread_plan picks them and torch's.
     """
     dtype = PRECISIONS[precision]
     autocast = dtype != torch.float32
     done = 0
-    window = max(2, threads) * batch_size
-    with cf.ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="edgecases-decode") as pool, \
-            torch.inference_mode():
-        pending: collections.deque[tuple[Job, cf.Future]] = collections.deque()
-        it = iter(jobs)
+    decode, torch_threads = thread_plan(device)
+    decode = threads or decode
+    window = max(2, decode) * batch_size
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        model = _channels_last(model)
+    try:
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+        with cf.ThreadPoolExecutor(max_workers=decode, thread_name_prefix="edgecases-decode") as pool, \
+                torch.inference_mode():
+            pending: collections.deque[tuple[Job, cf.Future]] = collections.deque()
+            it = iter(jobs)
 
-        def refill() -> None:
-            while len(pending) < window:
-                job = next(it, None)
-                if job is None:
-                    return
-                pending.append((job, pool.submit(_prepare, job, pre)))
+            def refill() -> None:
+                while len(pending) < window:
+                    job = next(it, None)
+                    if job is None:
+                        return
+                    pending.append((job, pool.submit(_prepare, job, pre)))
 
-        refill()
-        while pending:
-            batch_jobs: list[Job] = []
-            tensors: list[torch.Tensor] = []
-            out: dict[str, Prediction] = {}
-            while pending and len(batch_jobs) < batch_size:
-                job, fut = pending.popleft()
-                value = fut.result()
-                if isinstance(value, str):
-                    out[job.key] = Prediction(error=value)
-                else:
-                    batch_jobs.append(job)
-                    tensors.append(value)
             refill()
-            if tensors:
-                out.update(_forward(batch_jobs, tensors, model, pre, device, n_labels, dtype, autocast))
-            done += len(out)
-            del tensors
-            if progress:
-                progress(done, len(jobs))
-            yield out
+            while pending:
+                out, batch_jobs, tensors = _take_batch(pending, batch_size)
+                refill()
+                if tensors:
+                    out.update(_forward(batch_jobs, tensors, model, pre, device, n_labels, dtype, autocast))
+                del tensors   # the batch's images go here, before the caller sees its predictions
+                done += len(out)
+                if progress:
+                    progress(done, len(jobs))
+                yield out
+    finally:
+        if torch_threads is not None:
+            torch.set_num_threads(before)
+
+
+def _channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """Convolutions run faster on channels_last (NHWC) weights and inputs with oneDNN (measured:
+    docs/performance.md). Values change only by float rounding, and session.NUMERICS keys it."""
+    try:
+        return model.to(memory_format=torch.channels_last)
+    except (RuntimeError, TypeError, ValueError):   # e.g. 5-D (video) weights have no channels_last
+        return model
+
+
+def _take_batch(pending: collections.deque, batch_size: int
+                ) -> tuple[dict[str, Prediction], list[Job], list[torch.Tensor]]:
+    """The next batch's decoded images (the futures that held them are dropped), and its errors."""
+    out: dict[str, Prediction] = {}
+    batch_jobs: list[Job] = []
+    tensors: list[torch.Tensor] = []
+    while pending and len(batch_jobs) < batch_size:
+        job, fut = pending.popleft()
+        value = fut.result()
+        if isinstance(value, str):
+            out[job.key] = Prediction(error=value)
+        else:
+            batch_jobs.append(job)
+            tensors.append(value)
+    return out, batch_jobs, tensors
 
 
 def _forward(jobs: list[Job], tensors: list[torch.Tensor], model: torch.nn.Module, pre: Preprocessor,
@@ -333,8 +393,9 @@ def _forward(jobs: list[Job], tensors: list[torch.Tensor], model: torch.nn.Modul
         raise EdgecasesError(f"images of different sizes {sorted(shapes)[:3]} cannot share a batch",
                              hint="add preprocess: {resize: [H, W]} to the suite")
     batch = pre.finish(torch.stack(tensors), device)
-    if device.type == "cpu":
-        batch = batch.contiguous(memory_format=torch.channels_last) if batch.ndim == 4 else batch
+    tensors.clear()   # the stacked batch holds the pixels now
+    if device.type == "cpu" and batch.ndim == 4:
+        batch = batch.contiguous(memory_format=torch.channels_last)
     try:
         if autocast:
             with torch.autocast(device_type=device.type, dtype=dtype):

@@ -38,3 +38,35 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def only_images(path: Path, suffixes: frozenset[str], memo: dict[str, bool]) -> bool:
+    """True for a real folder whose files, at any depth, all have an image suffix (dot-files aside).
+
+    Nothing in such a folder is a test, and pytest walking tens of thousands of image files one
+    collector hook at a time costs seconds. A symlink, a special file or an unreadable folder
+    anywhere below makes it False: only what is certainly image data is skipped. ``memo`` keeps
+    each folder's answer, so nested folders are scanned once.
+    """
+    top = str(path)
+    if top in memo:
+        return memo[top]
+    ok = True
+    try:
+        with os.scandir(top) as it:
+            entries = list(it)
+    except OSError:
+        entries, ok = [], False
+    for entry in entries:
+        if entry.is_symlink():
+            ok = False
+        elif entry.is_dir(follow_symlinks=False):
+            ok = only_images(Path(entry.path), suffixes, memo)
+        elif entry.is_file(follow_symlinks=False):
+            ok = entry.name.startswith(".") or os.path.splitext(entry.name)[1].lower() in suffixes
+        else:
+            ok = False
+        if not ok:
+            break
+    memo[top] = ok
+    return ok

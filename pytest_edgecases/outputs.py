@@ -75,6 +75,11 @@ def _report(edge: EdgecasesSession, path: Path) -> None:
 
     from .report import ReportContext, session_thumbnailer, write_report
 
-    context = ReportContext(generated=dt.datetime.now().isoformat(timespec="seconds"), rootdir=edge.rootdir,
-                            thumbnail=session_thumbnailer(edge), review_queue=review_entries(edge))
-    write_report(path, edge.results, context)
+    memo = edge.memo()   # thumbnails from earlier runs: a rerun's report costs little more than its HTML
+    try:
+        context = ReportContext(generated=dt.datetime.now().isoformat(timespec="seconds"), rootdir=edge.rootdir,
+                                thumbnail=session_thumbnailer(edge, memo=memo), review_queue=review_entries(edge))
+        write_report(path, edge.results, context)
+    finally:
+        if memo is not None:
+            memo.close()

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .session import EdgecasesSession
 
 SESSION_KEY = pytest.StashKey["EdgecasesSession"]()
+IMAGE_DIRS_KEY = pytest.StashKey[dict]()   # folder -> holds nothing but images
 DEFAULT_PATTERNS = ["edgecases.yaml", "*.edgecases.yaml"]
 
 # name, ini default, help. Every option is also an ini key (dashes become underscores).
@@ -121,7 +122,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = EdgecasesSession(
         options, config.rootpath, worker_id=workerinput.get("workerid") if workerinput else None, run_id=run_id,
         write=lambda line: _write_line(config, line),
-        model_hook=lambda suite, device: config.hook.pytest_edgecases_load_model(suite=suite, device=device))
+        model_hook=lambda suite, device: config.hook.pytest_edgecases_load_model(suite=suite, device=device),
+        has_model_hook=lambda suite: bool(config.hook.pytest_edgecases_load_model.get_hookimpls()))
     if workerinput is None:
         config.pluginmanager.register(RunReporter(config), "edgecases-run-reporter")
         if cache_problem:
@@ -142,8 +144,11 @@ def _check_device(device: str) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Scope pytest_edgecases_load_model as pytest scopes conftest hooks: to the suites below it."""
     if SESSION_KEY in session.config.stash:
-        session_of(session.config).model_hook = lambda suite, device: session.gethookproxy(
+        edge = session_of(session.config)
+        edge.model_hook = lambda suite, device: session.gethookproxy(
             suite.path).pytest_edgecases_load_model(suite=suite, device=device)
+        edge.has_model_hook = lambda suite: bool(
+            session.gethookproxy(suite.path).pytest_edgecases_load_model.get_hookimpls())
 
 
 def _opt_str(path: Path | None) -> str | None:
@@ -212,6 +217,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
         return SuiteFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With --edgecases, keep pytest out of folders that hold nothing but images (none is a test)."""
+    if SESSION_KEY not in config.stash or collection_path.suffix:   # files, and folders named like files
+        return None
+    from .files import only_images
+    from .suite import IMAGE_SUFFIXES
+
+    memo = config.stash.setdefault(IMAGE_DIRS_KEY, {})
+    return True if collection_path.is_dir() and only_images(collection_path, IMAGE_SUFFIXES, memo) else None
 
 
 @pytest.hookimpl(wrapper=True)

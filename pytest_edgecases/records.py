@@ -5,8 +5,10 @@ controller as dicts, and the results file / baseline / report all read the same 
 """
 from __future__ import annotations
 
+import copy
+import functools
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 #: Review statuses of one example, in the order a reader cares about them.
@@ -104,7 +106,7 @@ class ExampleResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
-        return asdict(self)
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ExampleResult":
@@ -165,7 +167,7 @@ class CategoryResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (crosses from xdist workers to the controller)."""
-        return asdict(self)
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CategoryResult":
@@ -175,3 +177,28 @@ class CategoryResult:
         values["checks"] = [Check(**c) for c in data.get("checks", [])]
         values["examples"] = [ExampleResult.from_dict(e) for e in data.get("examples", [])]
         return cls(**values)
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _plain(value: Any) -> Any:
+    """What dataclasses.asdict returns (a deep copy, dataclasses as dicts), several times faster
+    for the types results hold: a run of 20,000 examples converts them once per category."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is list:
+        return [_plain(v) for v in value]
+    if kind is dict:
+        return {k: _plain(v) for k, v in value.items()}
+    if kind is tuple:
+        return tuple(_plain(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name in _field_names(kind)}
+    return copy.deepcopy(value)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -55,6 +56,15 @@ class Loaded:
     reviews: dict[tuple[str, str], Review] = field(default_factory=dict)
 
 
+#: Inference precisions (engine.PRECISIONS maps them to dtypes; this copy needs no torch).
+PRECISIONS = ("fp32", "bf16", "fp16")
+#: Part of every cache key: bump it when the plugin's own inference code changes numbers
+#: (memory format, resize, normalisation order), so a cache written before is not reused.
+NUMERICS = "2"   # 2: channels_last model and input on CPU
+#: A file changed this recently may change again within its timestamp's resolution: not memoised.
+_RACY_NS = 2_000_000_000
+
+
 def _digest(*parts: str) -> str:
     h = hashlib.sha256()
     for part in parts:
@@ -79,13 +89,17 @@ class EdgecasesSession:
 
     def __init__(self, options: Options, rootdir: Path, *, worker_id: str | None = None,
                  run_id: str | None = None, write: Callable[[str], None] | None = None,
-                 model_hook: Callable[[Suite, Any], Any] | None = None):
+                 model_hook: Callable[[Suite, Any], Any] | None = None,
+                 has_model_hook: Callable[[Suite], bool] | None = None):
         self.options = options
         self.rootdir = rootdir.resolve()
         self.worker_id = worker_id
         self.run_id = run_id
         self.write = write or (lambda line: None)
         self.model_hook = model_hook
+        # Whether a conftest.py implements pytest_edgecases_load_model for a suite; without being
+        # told, assume it may whenever there is a hook to call (the model must then be built).
+        self.has_model_hook = has_model_hook or (lambda suite: self.model_hook is not None)
         self.loaded: dict[Path, Loaded] = {}
         self.selected: list[tuple[Suite, Category]] = []
         self.predictions: dict[str, Prediction] = {}
@@ -120,42 +134,59 @@ class EdgecasesSession:
         for suite, cat in self.selected:
             by_suite.setdefault(suite.path, []).append(cat)
             suites[suite.path] = suite
-        self._hash_files(cat for cats in by_suite.values() for cat in cats)
-        for path, cats in by_suite.items():
-            try:
-                self._infer_suite(suites[path], cats)
-            except EdgecasesError as exc:
-                self.failures[path] = exc
+        cache = self._open_cache()
+        try:
+            self._hash_files((cat for cats in by_suite.values() for cat in cats), cache)
+            for path, cats in by_suite.items():
+                try:
+                    self._infer_suite(suites[path], cats, cache)
+                except EdgecasesError as exc:
+                    self.failures[path] = exc
+        finally:
+            cache.close()
+            note = f"edgecases: {cache.disabled_reason}; ran without it"
+            if cache.disabled_reason and note not in self.notes:   # a read-only or full disk: go on, and say so
+                self.notes.append(note)
 
-    def _hash_files(self, categories: Iterable[Category]) -> None:
+    def _hash_files(self, categories: Iterable[Category], cache: PredictionCache) -> None:
+        """SHA-256 of every image: from the cache's stat memo where the file's stat is unchanged, else read."""
         files = sorted({ex.file for cat in categories for ex in cat.examples} - set(self.shas))
+        stats = {str(f): st for f in files if (st := _stat(f)) is not None}
+        known = cache.get_digests(stats)
+        now = time.time_ns()
 
-        def sha(file: Path) -> tuple[Path, str]:
+        def sha(file: Path) -> tuple[Path, str, Any]:
             try:
-                return file, read_bytes(file)[1]
+                digest = read_bytes(file)[1]
             except ImageError:
-                return file, ""   # unreadable: the decoder reports it for its own category
+                return file, "", None   # unreadable: the decoder reports it for its own category
+            before = stats.get(str(file))
+            # Memoised only when the file did not change while it was read, and not so recently that
+            # a later change could leave its stat as it is (timestamps have a coarse resolution).
+            unsettled = before is None or before != _stat(file) or now - max(before[1], before[2]) < _RACY_NS
+            return file, digest, None if unsettled else before
 
+        todo = [f for f in files if str(f) not in known]
+        self.shas.update((Path(p), digest) for p, digest in known.items())
+        memo = {}
         with cf.ThreadPoolExecutor(max_workers=4) as pool:
-            self.shas.update(pool.map(sha, files))
+            for file, digest, stat in pool.map(sha, todo):
+                self.shas[file] = digest
+                if stat is not None:
+                    memo[str(file)] = (stat, digest)
+        cache.put_digests(memo)
 
-    def _infer_suite(self, suite: Suite, categories: Sequence[Category]) -> None:
-        from . import engine  # torch is imported here, once --edgecases has been asked for
-
-        started = time.perf_counter()
-        device = engine.resolve_device(self.options.device)
-        if self.options.precision not in engine.PRECISIONS:
-            raise EdgecasesError(f"--edgecases-precision={self.options.precision}: use fp32, bf16 or fp16")
-        model = engine.load_model(suite, device, self.model_hook)
-        pre = engine.Preprocessor(suite.preprocess, suite)
-        fingerprint = engine.model_fingerprint(model)
-        versions = library_versions()
+    def _env_key(self, fingerprint: str, suite: Suite, custom_source: str, versions: dict[str, str],
+                 device_type: str) -> str:
+        """Everything but the image that changes a prediction: model, preprocessing, versions, device, precision."""
         # The label count is part of the key: inference checks the model has one output per label,
         # and a prediction made for another label set must not skip that check.
-        env_key = _digest(fingerprint, pre.spec.describe(), _source_digest(pre.custom),
-                          json.dumps(versions, sort_keys=True), device.type, self.options.precision,
-                          str(len(suite.labels)))
-        jobs: dict[str, engine.Job] = {}
+        return _digest(fingerprint, suite.preprocess.describe(), custom_source, json.dumps(versions, sort_keys=True),
+                       device_type, self.options.precision, str(len(suite.labels)), NUMERICS, platform.machine())
+
+    def _jobs(self, suite: Suite, categories: Sequence[Category], env_key: str) -> dict[str, tuple]:
+        """key -> (file, transform, seed, sha256) for every example; fills self.keys."""
+        jobs: dict[str, tuple] = {}
         for cat in categories:
             transform_key = cat.transform.key if cat.transform is not None else ""
             for ex in cat.examples:
@@ -165,38 +196,91 @@ class EdgecasesSession:
 
                     # Identity = path inside the project, so every machine derives the same corruption.
                     seed = seed_for(ex.file.relative_to(self.rootdir).as_posix(), cat.transform)
-                key = _digest(env_key, self.shas.get(ex.file, "") or f"unreadable:{ex.file}", transform_key, str(seed))
+                sha = self.shas.get(ex.file, "")
+                key = _digest(env_key, sha or f"unreadable:{ex.file}", transform_key, str(seed))
                 self.keys[(suite.path, cat.test_name, ex.path)] = key
-                jobs.setdefault(key, engine.Job(key=key, file=ex.file, transform=cat.transform, seed=seed))
+                jobs.setdefault(key, (ex.file, cat.transform, seed, sha))
+        return jobs
 
-        cache = self._open_cache()
+    def _model_recipe(self, suite: Suite, versions: dict[str, str], cache: PredictionCache) -> str | None:
+        """A digest of everything that determines the model's fingerprint, computed without torch.
+
+        Only for models that files alone determine: a torchvision architecture with a weights file
+        (its code is torchvision's, whose version is in the digest) or a TorchScript archive (code and
+        weights in one file); on a device known without torch (cpu, or auto on a machine with no GPU
+        device nodes); with no conftest hook and no preprocess callable. Anything else (a factory
+        can read any file or variable) is None: the model is built to be known.
+        """
+        spec = suite.model
+        if (spec is None or spec.kind not in ("torchvision", "torchscript") or spec.weights is None
+                or suite.preprocess.callable or self.has_model_hook(suite)
+                or _torch_free_device(self.options.device) is None):
+            return None
+        stat = _stat(spec.weights)
+        weights = cache.get_digests({str(spec.weights): stat}).get(str(spec.weights)) if stat else None
+        if weights is None:
+            try:
+                weights = read_bytes(spec.weights)[1]
+            except ImageError:
+                return None   # the full path reports the unreadable file
+            if stat is not None and stat == _stat(spec.weights) and time.time_ns() - max(stat[1], stat[2]) >= _RACY_NS:
+                cache.put_digests({str(spec.weights): (stat, weights)})
+        return _digest("model-recipe-1", spec.kind, spec.target, repr(spec.args), weights,
+                       json.dumps(versions, sort_keys=True), sys.version)
+
+    def _infer_suite(self, suite: Suite, categories: Sequence[Category], cache: PredictionCache) -> None:
+        started = time.perf_counter()
+        if self.options.precision not in PRECISIONS:
+            raise EdgecasesError(f"--edgecases-precision={self.options.precision}: use fp32, bf16 or fp16")
+        versions = library_versions()
+        recipe = self._model_recipe(suite, versions, cache)
+        fingerprint = cache.get_model(recipe) if recipe else None
+        if fingerprint is not None:
+            # A rerun of a model known from its files: if every prediction is cached, torch is not even imported.
+            device_name = _torch_free_device(self.options.device) or "cpu"
+            jobs = self._jobs(suite, categories, self._env_key(fingerprint, suite, "", versions, device_name))
+            found = cache.get_many(jobs)
+            if len(found) == len(jobs):
+                self.predictions.update(found)
+                self._ran(suite, started, fingerprint, device_name, versions, jobs, [], found)
+                return
+
+        from . import engine  # torch is imported here, once --edgecases has been asked for
+
+        device = engine.resolve_device(self.options.device)
+        model = engine.load_model(suite, device, self.model_hook)
+        pre = engine.Preprocessor(suite.preprocess, suite)
+        fingerprint = engine.model_fingerprint(model)
+        if recipe:
+            cache.put_model(recipe, fingerprint)
+        jobs = self._jobs(suite, categories, self._env_key(fingerprint, suite, _source_digest(pre.custom), versions,
+                                                          device.type))
         try:
             with self._run_lock():
                 found = cache.get_many(jobs)
-                missing = [job for key, job in jobs.items() if key not in found]
+                missing = [engine.Job(key=key, file=file, transform=transform, seed=seed, sha256=sha)
+                           for key, (file, transform, seed, sha) in jobs.items() if key not in found]
                 self.predictions.update(found)
                 if missing:
                     ticker = _Progress(self.write, len(missing), device.type)
-                    threads = max(1, min(4, (os.cpu_count() or 2)))
                     for batch in engine.predict(missing, model, pre, device, len(suite.labels),
                                                 batch_size=self.options.batch_size,
-                                                precision=self.options.precision, threads=threads,
-                                                progress=ticker):
+                                                precision=self.options.precision, progress=ticker):
                         cache.put_many(batch)
                         self.predictions.update(batch)
         except EdgecasesError as exc:
             if exc.path is None:   # the model's output is at fault: point at the suite's model
                 exc.path, exc.line = suite.display, suite.model.line if suite.model else None
             raise
-        finally:
-            cache.close()
-            note = f"edgecases: {cache.disabled_reason}; ran without it"
-            if cache.disabled_reason and note not in self.notes:   # a read-only or full disk: go on, and say so
-                self.notes.append(note)
+        self._ran(suite, started, fingerprint, str(device), versions, jobs, missing, found)
+
+    def _ran(self, suite: Suite, started: float, fingerprint: str, device: str, versions: dict[str, str],
+             jobs: dict[str, tuple], missing: Sequence[Any], found: dict[str, Prediction]) -> None:
+        """Record what inference did (report, baseline) and say so in one line."""
         elapsed = time.perf_counter() - started
         self.run_info[suite.path] = {
-            "model": fingerprint[:16], "device": str(device), "precision": self.options.precision,
-            "versions": versions, "preprocess": pre.spec.describe(), "images": len(jobs),
+            "model": fingerprint[:16], "device": device, "precision": self.options.precision,
+            "versions": versions, "preprocess": suite.preprocess.describe(), "images": len(jobs),
             "inferred": len(missing), "cached": len(found), "seconds": round(elapsed, 3),
             "python": platform.python_version(), "date": dt.datetime.now().isoformat(timespec="seconds"),
         }
@@ -209,6 +293,12 @@ class EdgecasesSession:
         if self.run_id:   # xdist without a cache: share this run's predictions through a temp file
             return PredictionCache(Path(tempfile.gettempdir()) / f"pytest-edgecases-{self.run_id}.sqlite")
         return PredictionCache(None)
+
+    def memo(self) -> PredictionCache | None:
+        """The prediction cache, for the report's thumbnail memo (None with --edgecases-no-cache)."""
+        if self.options.no_cache or self.options.cache_dir is None:
+            return None
+        return PredictionCache(self.options.cache_dir / "predictions.sqlite")
 
     def _run_lock(self) -> Any:
         if not self.run_id:
@@ -281,6 +371,48 @@ class EdgecasesSession:
         if isinstance(cached, EdgecasesError):
             raise cached
         return cached
+
+
+def _stat(path: Path) -> tuple[int, int, int, int, int] | None:
+    """What the stat memo compares: size, mtime, ctime, inode, device (None if it cannot be read)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+
+
+def _torch_free_device(requested: str) -> str | None:
+    """The device type `requested` resolves to when that is certain without importing torch, else None.
+
+    `auto` is cpu for sure only where no GPU can be seen: a torch build without CUDA or ROCm, or a
+    Linux machine with no NVIDIA, AMD (kfd) or WSL (dxg) device nodes. Anything else asks torch.
+    """
+    requested = (requested or "auto").strip().lower()
+    if requested == "cpu":
+        return "cpu"
+    if requested != "auto" or sys.platform == "darwin":   # darwin: MPS may be there
+        return None
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("torch")
+        text = (Path(next(iter(spec.submodule_search_locations or []))) / "version.py").read_text() if spec else ""
+    except (ImportError, OSError, StopIteration, ValueError):
+        return None
+    gpu_build = any(f"{name}: Optional[str] = None" not in text and f"{name} = None" not in text
+                    for name in ("cuda", "hip"))
+    if not gpu_build:
+        return "cpu"
+    if not sys.platform.startswith("linux"):
+        return None
+    dev = Path("/dev")
+    try:
+        if any(n.startswith("nvidia") or n in ("kfd", "dxg") for n in os.listdir(dev)):
+            return None
+    except OSError:
+        return None
+    return None if Path("/proc/driver/nvidia").exists() else "cpu"
 
 
 def _source_digest(func: Any) -> str:

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from pytest_edgecases.cache import PredictionCache
+from pytest_edgecases.cache import PredictionCache, checksum
 from pytest_edgecases.records import Prediction
 
 GOOD = Prediction(top=((1, 0.75), (0, 0.25)))
@@ -63,9 +63,36 @@ def test_a_malformed_entry_is_ignored(tmp_path, value):
     path = tmp_path / "p.sqlite"
     cache = PredictionCache(path)
     cache.put_many({"good": GOOD})
-    with sqlite3.connect(path) as db:
-        db.execute("INSERT INTO predictions VALUES (?, ?)", ("bad", value))
+    with sqlite3.connect(path) as db:   # with a right checksum: the value itself must be rejected
+        db.execute("INSERT INTO predictions VALUES (?, ?, ?)", ("bad", value, checksum("bad", value)))
     assert cache.get_many(["good", "bad"]) == {"good": GOOD}
+    cache.close()
+
+
+def test_a_damaged_entry_or_one_under_another_key_is_ignored(tmp_path):
+    path = tmp_path / "p.sqlite"
+    cache = PredictionCache(path)
+    cache.put_many({"a": GOOD, "b": Prediction(top=((0, 0.9), (1, 0.1)))})
+    with sqlite3.connect(path) as db:
+        # A well-formed value, bit-flipped: still valid JSON, but not what was stored.
+        db.execute("UPDATE predictions SET value=replace(value, '0.75', '0.95') WHERE key='a'")
+        # b's row copied under another key: the checksum binds a value to its own key.
+        db.execute("INSERT INTO predictions SELECT 'c', value, checksum FROM predictions WHERE key='b'")
+    assert cache.get_many(["a", "b", "c"]) == {"b": Prediction(top=((0, 0.9), (1, 0.1)))}
+    cache.close()
+
+
+def test_a_version_1_cache_is_emptied_not_misread(tmp_path):
+    path = tmp_path / "p.sqlite"
+    with sqlite3.connect(path) as db:   # the layout before checksums
+        db.execute("CREATE TABLE predictions (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
+        db.execute("INSERT INTO meta VALUES ('schema', '1')")
+        db.execute("INSERT INTO predictions VALUES ('k', ?)", (json.dumps(GOOD.to_json()),))
+    cache = PredictionCache(path)
+    assert cache.get_many(["k"]) == {}
+    cache.put_many({"k": GOOD})
+    assert cache.get_many(["k"]) == {"k": GOOD}
     cache.close()
 
 

@@ -65,14 +65,19 @@ def file_thumbnailer(rootdir: Path, max_side: int = 96) -> Thumbnailer:
     return thumbnail
 
 
-def session_thumbnailer(edge: Any, max_side: int = 96) -> Thumbnailer:
+#: Part of a memoised thumbnail's key: bump it when data_uri's output changes.
+THUMBNAIL_VERSION = "1"
+
+
+def session_thumbnailer(edge: Any, max_side: int = 96, memo: Any = None) -> Thumbnailer:
     """Like file_thumbnailer, but shows a synthetic category's image as the model saw it (transformed).
 
     ``edge`` is the run's EdgecasesSession; suites are re-read on the controller under xdist,
     where nothing was collected. A synthetic example that cannot be transformed gets no thumbnail
-    rather than the untransformed image, which would mislead.
+    rather than the untransformed image, which would mislead. ``memo`` (get_blob/put_blob, the
+    prediction cache) keeps thumbnails between runs, keyed by a digest of the bytes read now.
     """
-    from ..images import load_rgb
+    from ..images import decode_rgb, read_bytes
 
     rootdir = Path(edge.rootdir)
 
@@ -81,17 +86,31 @@ def session_thumbnailer(edge: Any, max_side: int = 96) -> Thumbnailer:
         if path is None:
             return None
         try:
-            image = load_rgb(path)
+            data, sha = read_bytes(path)
+            transform, seed = None, 0
             if result.level:
-                from ..transforms import apply, seed_for
+                from ..transforms import seed_for
 
                 category = edge.load(rootdir / result.suite_file).suite.category(result.category)
                 if category.transform is None:
                     return None
                 # Same identity as session.py uses for inference, so it is the same corruption.
-                image = apply(image, category.transform, seed_for(path.relative_to(rootdir).as_posix(),
-                                                                  category.transform))
-            return data_uri(image, max_side)
+                transform = category.transform
+                seed = seed_for(path.relative_to(rootdir).as_posix(), transform)
+            key = (f"thumbnail:{THUMBNAIL_VERSION}:{Image.__version__}:{max_side}:{sha}:"
+                   f"{transform.key if transform is not None else ''}:{seed}")
+            cached = memo.get_blob(key) if memo is not None else None
+            if cached is not None:
+                return cached
+            image = decode_rgb(data)
+            if transform is not None:
+                from ..transforms import apply
+
+                image = apply(image, transform, seed)
+            uri = data_uri(image, max_side)
+            if memo is not None:
+                memo.put_blob(key, uri)
+            return uri
         except Exception:  # noqa: BLE001 - a preview is optional; the report must still be written
             return None
 

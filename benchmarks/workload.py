@@ -1,0 +1,166 @@
+"""Synthetic projects for benchmarks/bench.py: PNG images in ImageFolder categories, a model, a suite.
+
+Two models, as the performance issue asks: ``small`` (a four-layer CNN at 64 px, a factory model
+whose forward can log its batch sizes, so a benchmark can count what was inferred) and ``mnv3``
+(torchvision's mobilenet_v3_small at 224 px). Both have random weights saved as .safetensors:
+the numbers are meaningless, the work is real.
+
+A project is built once per (images, size) and reused by later runs (a marker file says it is
+complete), because writing 20,000 PNGs takes a while on two cores.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+LABELS = [f"l{i}" for i in range(10)]
+CATEGORIES = [f"c{i}" for i in range(5)]
+IMAGE_SIDE = 256
+
+MODELS = {
+    # name: (preprocess side, yaml model block)
+    "small": (64, '{factory: "benchnet:build", args: {num_classes: 10}, weights: models/small.safetensors}'),
+    "mnv3": (224, '{torchvision: mobilenet_v3_small, args: {num_classes: 10}, weights: models/mnv3.safetensors}'),
+}
+MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+#: The small CNN. BENCH_FORWARD_LOG names a file to append each batch size to (xdist counting).
+BENCHNET = '''
+import os
+
+import torch
+from torch import nn
+
+
+class BenchNet(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        def block(i, o, s):
+            return [nn.Conv2d(i, o, 3, s, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+        self.features = nn.Sequential(*block(3, 16, 2), *block(16, 32, 2), *block(32, 64, 2), *block(64, 64, 1),
+                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(64, num_classes)
+
+    def forward(self, x):
+        log = os.environ.get("BENCH_FORWARD_LOG")
+        if log:
+            with open(log, "a") as f:
+                f.write(f"{x.shape[0]}\\n")
+        return self.fc(self.features(x))
+
+
+def build(num_classes=10):
+    return BenchNet(num_classes)
+'''
+
+
+def image_path(root: Path, index: int, n: int) -> Path:
+    """Where image ``index`` of ``n`` lives: spread evenly over categories, then labels."""
+    per_cat = n // len(CATEGORIES)
+    cat = CATEGORIES[min(index // per_cat, len(CATEGORIES) - 1)]
+    label = LABELS[index % len(LABELS)]
+    return root / "data" / cat / label / f"{index:05d}.png"
+
+
+def make_image(index: int, side: int = IMAGE_SIDE) -> Image.Image:
+    """A smooth random colour field with a little pixel noise (PNGs of realistic decode cost)."""
+    rng = np.random.default_rng(index)
+    coarse = Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).resize((side, side), Image.BICUBIC)
+    arr = np.asarray(coarse, dtype=np.int16) + rng.integers(-3, 4, (side, side, 3), dtype=np.int16)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def _write_range(args: tuple[str, int, int, int]) -> None:
+    root, start, stop, n = args
+    for i in range(start, stop):
+        path = image_path(Path(root), i, n)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make_image(i).save(path, compress_level=1)
+
+
+def build_images(root: Path, n: int) -> None:
+    """Write ``n`` PNGs under root/data (once: a marker file records a finished build)."""
+    marker = root / "images.done"
+    if marker.exists() and marker.read_text() == str(n):
+        return
+    shutil.rmtree(root / "data", ignore_errors=True)
+    chunks = [(str(root), s, min(n, s + 500), n) for s in range(0, n, 500)]
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(_write_range, chunks))
+    marker.write_text(str(n))
+
+
+def build_models(root: Path) -> None:
+    """benchnet.py and both models' random weights (fixed seeds) as .safetensors."""
+    import torch
+    import torchvision
+    from safetensors.torch import save_file
+
+    (root / "benchnet.py").write_text(BENCHNET)
+    models = root / "models"
+    models.mkdir(exist_ok=True)
+    if not (models / "small.safetensors").exists():
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("benchnet_build", root / "benchnet.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        torch.manual_seed(0)
+        save_file(module.build(10).state_dict(), str(models / "small.safetensors"))
+    if not (models / "mnv3.safetensors").exists():
+        torch.manual_seed(0)
+        state = torchvision.models.mobilenet_v3_small(num_classes=10).state_dict()
+        save_file({k: v.contiguous() for k, v in state.items()}, str(models / "mnv3.safetensors"))
+
+
+def suite_text(model: str, name: str = "bench") -> str:
+    """The suite: one ImageFolder category per data/c*/ folder, min_accuracy 0 (random weights)."""
+    side, block = MODELS[model]
+    cats = "\n".join(f"  - name: {c}\n    images: data/{c}/" for c in CATEGORIES)
+    return (f"suite: {name}\nlabels: {json.dumps(LABELS)}\nmodel: {block}\n"
+            f"preprocess: {{resize: [{side}, {side}], mean: {MEAN}, std: {STD}}}\n"
+            f"defaults: {{min_accuracy: 0.0}}\ncategories:\n{cats}\n")
+
+
+def build_project(workdir: Path, n: int, model: str) -> Path:
+    """A project folder with n images and a suite for ``model``; returns the folder."""
+    root = workdir / f"images{n}"
+    root.mkdir(parents=True, exist_ok=True)
+    build_images(root, n)
+    build_models(root)
+    for m in MODELS:
+        (root / f"{m}.edgecases.yaml.off").write_text(suite_text(m))
+    # One active suite per run: the benchmark copies the chosen one into place.
+    for old in root.glob("*.edgecases.yaml"):
+        old.unlink()
+    (root / f"{model}.edgecases.yaml").write_text(suite_text(model))
+    (root / "pytest.ini").write_text("[pytest]\n")   # the project's own rootdir, no inherited options
+    return root
+
+
+def many_categories(workdir: Path, n_categories: int = 1000) -> Path:
+    """A suite of n_categories small ImageFolder categories (two images each), for collection timing."""
+    root = workdir / f"categories{n_categories}"
+    suite = root / "edgecases.yaml"
+    if suite.exists():
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "benchnet.py").write_text(BENCHNET)
+    (root / "pytest.ini").write_text("[pytest]\n")
+    image = make_image(0, 32)
+    lines = ["suite: many", "labels: [a, b]", 'model: {factory: "benchnet:build", args: {num_classes: 2}}',
+             "preprocess: {resize: [32, 32]}", "defaults: {min_accuracy: 0.0}", "categories:"]
+    for i in range(n_categories):
+        for label in ("a", "b"):
+            folder = root / "data" / f"k{i:04d}" / label
+            folder.mkdir(parents=True, exist_ok=True)
+            image.save(folder / "0.png")
+        lines += [f"  - name: k{i:04d}", f"    images: data/k{i:04d}/", f"    description: category number {i}"]
+    suite.write_text("\n".join(lines) + "\n")
+    return root
