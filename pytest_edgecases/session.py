@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -382,34 +383,48 @@ def _stat(path: Path) -> tuple[int, int, int, int, int] | None:
 def _torch_free_device(requested: str) -> str | None:
     """The device type `requested` resolves to when that is certain without importing torch, else None.
 
-    `auto` is cpu for sure only where no GPU can be seen: a torch build without CUDA or ROCm, or a
-    Linux machine with no NVIDIA, AMD (kfd) or WSL (dxg) device nodes. Anything else asks torch.
+    `auto` is cpu for sure only where no GPU can be used: a torch build for neither CUDA nor ROCm
+    (not on macOS, where MPS may be there), or a Linux machine without any GPU device node.
     """
     requested = (requested or "auto").strip().lower()
     if requested == "cpu":
         return "cpu"
-    if requested != "auto" or sys.platform == "darwin":   # darwin: MPS may be there
+    if requested != "auto" or sys.platform == "darwin":
         return None
+    gpu_build = _torch_gpu_build()
+    if gpu_build is None:
+        return None
+    if not gpu_build:
+        return "cpu"
+    return "cpu" if sys.platform.startswith("linux") and not _gpu_device_nodes() else None
+
+
+def _torch_gpu_build() -> bool | None:
+    """Whether the installed torch is built for CUDA or ROCm, read from torch/version.py (None: cannot tell)."""
     try:
         import importlib.util
 
         spec = importlib.util.find_spec("torch")
-        text = (Path(next(iter(spec.submodule_search_locations or []))) / "version.py").read_text() if spec else ""
+        folder = next(iter(spec.submodule_search_locations or [])) if spec else None
+        text = (Path(folder) / "version.py").read_text() if folder else ""
     except (ImportError, OSError, StopIteration, ValueError):
         return None
-    gpu_build = any(f"{name}: Optional[str] = None" not in text and f"{name} = None" not in text
-                    for name in ("cuda", "hip"))
-    if not gpu_build:
-        return "cpu"
-    if not sys.platform.startswith("linux"):
-        return None
-    dev = Path("/dev")
-    try:
-        if any(n.startswith("nvidia") or n in ("kfd", "dxg") for n in os.listdir(dev)):
+    found = {}
+    for name in ("cuda", "hip"):
+        match = re.search(rf"^{name}\s*(?::[^=]*)?=\s*(.+)$", text, re.M)
+        if match is None:
             return None
+        found[name] = match[1].strip() != "None"
+    return any(found.values())
+
+
+def _gpu_device_nodes(dev: Path = Path("/dev"), driver: Path = Path("/proc/driver/nvidia")) -> bool:
+    """True when a node an NVIDIA, AMD (kfd) or WSL (dxg) GPU needs exists, or /dev cannot be read."""
+    try:
+        names = os.listdir(dev)
     except OSError:
-        return None
-    return None if Path("/proc/driver/nvidia").exists() else "cpu"
+        return True
+    return driver.exists() or any(n.startswith("nvidia") or n in ("kfd", "dxg") for n in names)
 
 
 def _source_digest(func: Any) -> str:
