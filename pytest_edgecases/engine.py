@@ -196,15 +196,19 @@ _VERSIONED_PACKAGES = ("torch", "torchvision", "builtins")
 
 
 def model_fingerprint(model: torch.nn.Module) -> str:
-    """SHA-256 of the model's code and every parameter and buffer: what the cache is keyed on.
+    """SHA-256 of the model's code, structure and every parameter and buffer: what the cache is keyed on.
 
     The code is the source of each file that defines a class of the model, of its submodules
     or of their base classes, so that an edited forward, helper function or parent class is
-    noticed; a TorchScript model contributes its compiled code.
+    noticed; a TorchScript model contributes its compiled code. The structure is each submodule's
+    class and plain settings (an activation chosen by a factory argument, a BatchNorm's eps, a
+    temperature): values no state dict holds.
     """
     h = hashlib.sha256()
     cls = type(model)
     h.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+    for name, sub in model.named_modules():
+        h.update(f"\n{name}={type(sub).__module__}.{type(sub).__qualname__}({_settings(sub)})".encode())
     files: set[str] = set()
     for sub in model.modules():
         try:
@@ -225,6 +229,21 @@ def model_fingerprint(model: torch.nn.Module) -> str:
         h.update(f"{name}:{t.dtype}:{tuple(tensor.shape)}".encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
+
+
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _settings(module: torch.nn.Module) -> str:
+    """A module's plain-valued attributes, sorted: the settings a state dict does not hold."""
+    try:
+        items = sorted(vars(module).items())
+    except TypeError:
+        return ""
+    return ",".join(f"{key}={value!r}" for key, value in items
+                    if not key.startswith("_") and key != "training"
+                    and (isinstance(value, _PLAIN) or (isinstance(value, tuple)
+                                                       and all(isinstance(v, _PLAIN) for v in value))))
 
 
 class Preprocessor:

@@ -64,6 +64,40 @@ def builds(monkeypatch) -> list[str]:
     return built
 
 
+SETTINGS_MODEL = """
+import torch
+
+
+class Net(torch.nn.Module):
+    def __init__(self, act="relu", temperature=1.0):
+        super().__init__()
+        self.fc = torch.nn.Linear(3, 2)
+        self.act = torch.nn.ReLU() if act == "relu" else torch.nn.Tanh()
+        self.temperature = temperature
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor([[4.0, 0.0, -4.0], [-4.0, 0.0, 4.0]]))
+            self.fc.bias.copy_(torch.tensor([-1.0, 1.0]))
+
+    def forward(self, x):
+        return self.act(self.fc(x.mean(dim=(2, 3)))) / self.temperature
+
+
+def build(**kwargs):
+    return Net(**kwargs)
+"""
+
+
+@pytest.mark.parametrize("args", ["{act: tanh}", "{temperature: 0.5}"])
+def test_a_setting_outside_the_weights_is_inferred_again(tiny_project, pytester, args):
+    """Same code, same weights, another activation or temperature: different answers, so a different key."""
+    (pytester.path / "settingsmodel.py").write_text(SETTINGS_MODEL)
+    suite = tiny_project(SUITE.format(model='{factory: "settingsmodel:build"}', size=8))
+    assert counts(pytester.runpytest("--edgecases", "--edgecases-results=a.json")) == (24, 24, 0)
+    suite.write_text(suite.read_text().replace('"settingsmodel:build"}', f'"settingsmodel:build", args: {args}}}'))
+    assert counts(pytester.runpytest("--edgecases", "--edgecases-results=b.json")) == (24, 24, 0)
+    assert predictions(pytester.path / "a.json") != predictions(pytester.path / "b.json")
+
+
 def squeezenet_weights(path: Path, seed: int) -> None:
     import torchvision
 
