@@ -162,3 +162,43 @@ def test_preprocessing_without_torchvision_is_torchvisions(size, spec, tmp_path)
     got = engine.Preprocessor(spec, suite)(image)   # type: ignore[arg-type]
     assert torch.equal(got, TF.pil_to_tensor(expected))
     assert got.dtype == torch.uint8 and got.shape[0] == 3
+
+
+#: The tiny model, logging each build and each forward batch (xdist workers share the log files).
+LOGGED_MODEL = '''
+import os
+
+from tinymodel import Net
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def log(name, text):
+    with open(os.path.join(HERE, name), "a") as f:
+        f.write(text + "\\n")
+
+
+class LoggedNet(Net):
+    def forward(self, x):
+        log("forward.log", str(x.shape[0]))
+        return super().forward(x)
+
+
+def build(bias=0.0):
+    log("builds.log", str(os.getpid()))
+    return LoggedNet(bias)
+'''
+
+
+def test_under_xdist_with_the_cache_one_worker_builds_and_infers(tiny_project, pytester, monkeypatch, tmp_path):
+    """The others wait asleep on the run's lock, then read its predictions without building the model."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    (pytester.path / "loggedmodel.py").write_text(LOGGED_MODEL)
+    tiny_project(factory="loggedmodel:build")
+    result = pytester.runpytest_subprocess("--edgecases", "-n", "2", "--edgecases-cache-dir=preds",
+                                           "--edgecases-results=x.json")
+    result.assert_outcomes(passed=1, failed=1)
+    assert len((pytester.path / "builds.log").read_text().split()) == 1
+    assert sum(int(n) for n in (pytester.path / "forward.log").read_text().split()) == 24
+    rerun = pytester.runpytest("--edgecases", "--edgecases-cache-dir=preds")   # and the cache is whole
+    rerun.stdout.fnmatch_lines(["edgecases: colours: 24 images, 0 inferred, 24 from cache*"])
