@@ -1,7 +1,9 @@
 """The loop a user would write instead of the plugin: decode, preprocess, forward, softmax, top-k.
 
 Same files (sorted, as the plugin lists them), same decode (PIL ``.convert("RGB")``), same
-preprocessing (antialiased bilinear resize, /255, normalise), same batch size and torch threads.
+preprocessing (Pillow's bilinear resize, which is what torchvision's resize does to a PIL image,
+/255, normalise), same batch size and torch threads. torchvision is imported only for the
+torchvision model, as a loop that needs no torchvision would.
 ``--workers 0`` decodes in the main thread between batches; ``--workers N`` uses a DataLoader
 with N worker processes, as torchvision's examples do. Usage:
 
@@ -18,9 +20,9 @@ from pathlib import Path
 
 T0 = time.perf_counter()
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from torchvision.transforms.v2 import functional as TF  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workload import MEAN, MODELS, STD  # noqa: E402
@@ -34,9 +36,8 @@ class Files(torch.utils.data.Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        image = Image.open(self.files[i]).convert("RGB")
-        image = TF.resize(image, [self.side, self.side], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
-        return TF.pil_to_tensor(image)
+        image = Image.open(self.files[i]).convert("RGB").resize((self.side, self.side), Image.Resampling.BILINEAR)
+        return torch.from_numpy(np.array(image)).permute(2, 0, 1)
 
 
 def build_model(root: Path, kind: str) -> torch.nn.Module:

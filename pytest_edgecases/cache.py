@@ -13,7 +13,8 @@ inode or device means it is read and hashed again), and the model fingerprint of
 is fully determined by files (a torchvision architecture with a weights file, a TorchScript
 archive), keyed by a digest of those files and the versions; this lets a rerun with nothing
 changed skip importing torch. A third, ``blobs``, keeps report thumbnails keyed by the digest of
-the bytes they were made from.
+the bytes they were made from. ``runs`` tells the other workers of a pytest-xdist run the model
+key the first one computed, so that they need not build the model to read its predictions.
 """
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ class PredictionCache:
                 db.execute("BEGIN IMMEDIATE")
                 row = db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
                 if row is None or row[0] != str(SCHEMA):   # still: no other process upgraded it meanwhile
-                    for table in ("predictions", "files", "models", "blobs"):
+                    for table in ("predictions", "files", "models", "blobs", "runs"):
                         db.execute(f"DROP TABLE IF EXISTS {table}")
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
         db.execute("CREATE TABLE IF NOT EXISTS predictions "
@@ -95,6 +96,8 @@ class PredictionCache:
                    "ctime_ns INTEGER, inode INTEGER, device INTEGER, sha256 TEXT NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS models (recipe TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value TEXT NOT NULL, checksum TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS runs (run TEXT NOT NULL, suite TEXT NOT NULL, value TEXT NOT NULL, "
+                   "PRIMARY KEY (run, suite))")
         return db
 
     def _disable(self, reason: str) -> None:
@@ -184,6 +187,30 @@ class PredictionCache:
         """Record the fingerprint of the model a recipe builds."""
         if self._db is not None:
             self._write("INSERT OR REPLACE INTO models VALUES (?, ?)", [(recipe, fingerprint)])
+
+    def get_run(self, run: str, suite: str) -> dict[str, str] | None:
+        """What put_run recorded for this run and suite, if anything."""
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute("SELECT value FROM runs WHERE run=? AND suite=?", (run, suite)).fetchone()
+            value = json.loads(row[0]) if row else None
+        except (sqlite3.Error, ValueError):
+            return None
+        ok = isinstance(value, dict) and all(isinstance(value.get(k), str) for k in ("env", "model", "device"))
+        return value if ok and _HEX64.match(value["env"]) and _HEX64.match(value["model"]) else None
+
+    def put_run(self, run: str, suite: str, value: dict[str, str]) -> None:
+        """Record a run's model key for a suite (and forget other runs': they are over, or need not it)."""
+        if self._db is None:
+            return
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("DELETE FROM runs WHERE run != ?", (run,))
+                self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)", (run, suite, json.dumps(value)))
+        except sqlite3.Error as exc:
+            self._disable(f"cannot write the prediction cache {self.path} ({exc})")
 
     def get_blob(self, key: str) -> str | None:
         """A memoised value (thread-safe), or None."""

@@ -1,7 +1,10 @@
 """Model loading and batched inference: the only module that imports torch.
 
 The plugin imports this module only when ``--edgecases`` is given, so having the plugin
-installed costs ordinary pytest runs nothing.
+installed costs ordinary pytest runs nothing. It does not import torchvision unless the model
+is a torchvision architecture: preprocessing follows torchvision's rules for PIL images with
+Pillow itself, which saves importing torchvision (as long again as importing torch) for every
+other model.
 """
 from __future__ import annotations
 
@@ -17,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+import numpy as np
 import torch
-from torchvision.transforms.v2 import functional as TF
+from PIL import Image, ImageOps
 
 from .errors import EdgecasesError, did_you_mean
 from .images import ImageError, decode_rgb, read_bytes
@@ -198,15 +202,19 @@ _VERSIONED_PACKAGES = ("torch", "torchvision", "builtins")
 
 
 def model_fingerprint(model: torch.nn.Module) -> str:
-    """SHA-256 of the model's code and every parameter and buffer: what the cache is keyed on.
+    """SHA-256 of the model's code, structure and every parameter and buffer: what the cache is keyed on.
 
     The code is the source of each file that defines a class of the model, of its submodules
     or of their base classes, so that an edited forward, helper function or parent class is
-    noticed; a TorchScript model contributes its compiled code.
+    noticed; a TorchScript model contributes its compiled code. The structure is each submodule's
+    class and plain settings (an activation chosen by a factory argument, a BatchNorm's eps, a
+    temperature): values no state dict holds.
     """
     h = hashlib.sha256()
     cls = type(model)
     h.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+    for name, sub in model.named_modules():
+        h.update(f"\n{name}={type(sub).__module__}.{type(sub).__qualname__}({_settings(sub)})".encode())
     files: set[str] = set()
     for sub in model.modules():
         try:
@@ -229,6 +237,21 @@ def model_fingerprint(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _settings(module: torch.nn.Module) -> str:
+    """A module's plain-valued attributes, sorted: the settings a state dict does not hold."""
+    try:
+        items = sorted(vars(module).items())
+    except TypeError:
+        return ""
+    return ",".join(f"{key}={value!r}" for key, value in items
+                    if not key.startswith("_") and key != "training"
+                    and (isinstance(value, _PLAIN) or (isinstance(value, tuple)
+                                                       and all(isinstance(v, _PLAIN) for v in value))))
+
+
 class Preprocessor:
     """Declared preprocessing (resize → crop → uint8 tensor; normalisation batched on the device)."""
 
@@ -245,11 +268,10 @@ class Preprocessor:
                                  f"{type(out).__name__}{tuple(getattr(out, 'shape', ()))}")
             return out
         if self.spec.resize is not None:
-            image = TF.resize(image, list(self.spec.resize), interpolation=TF.InterpolationMode.BILINEAR,
-                              antialias=True)
+            image = resize(image, self.spec.resize)
         if self.spec.center_crop is not None:
-            image = TF.center_crop(image, list(self.spec.center_crop))
-        return TF.pil_to_tensor(image)
+            image = center_crop(image, self.spec.center_crop)
+        return pil_to_tensor(image)
 
     def finish(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
         """uint8 batch → float in [0, 1] → normalised, on the device (cheaper than per image)."""
@@ -265,6 +287,46 @@ class Preprocessor:
             std = torch.tensor(self.spec.std, device=device).view(1, -1, 1, 1)
             batch = batch.sub_(mean).div_(std)
         return batch
+
+
+def resize(image: Image.Image, size: Sequence[int]) -> Image.Image:
+    """torchvision.transforms.v2.functional.resize of a PIL image, bilinear (Pillow always antialiases).
+
+    ``(n,)`` scales the shorter side to n, the longer in proportion (rounded down); ``(h, w)`` is exact.
+    """
+    w, h = image.size
+    if len(size) == 1:
+        short, long = (w, h) if w <= h else (h, w)
+        new_short, new_long = size[0], int(size[0] * long / short)
+        new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
+    else:
+        new_h, new_w = size
+    if (new_w, new_h) == (w, h):
+        return image
+    return image.resize((new_w, new_h), resample=Image.Resampling.BILINEAR)
+
+
+def center_crop(image: Image.Image, size: Sequence[int]) -> Image.Image:
+    """torchvision's center_crop of a PIL image: pads with black where the crop is larger than the image."""
+    crop_h, crop_w = size
+    w, h = image.size
+    if crop_h > h or crop_w > w:
+        border = ((crop_w - w) // 2 if crop_w > w else 0, (crop_h - h) // 2 if crop_h > h else 0,
+                  (crop_w - w + 1) // 2 if crop_w > w else 0, (crop_h - h + 1) // 2 if crop_h > h else 0)
+        image = ImageOps.expand(image, border=border, fill=0)
+        w, h = image.size
+        if (crop_w, crop_h) == (w, h):
+            return image
+    top, left = int(round((h - crop_h) / 2.0)), int(round((w - crop_w) / 2.0))
+    return image.crop((left, top, left + crop_w, top + crop_h))
+
+
+def pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    """CxHxW uint8 tensor of a PIL image (torchvision's pil_to_tensor)."""
+    array = np.array(image)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    return torch.from_numpy(array).permute(2, 0, 1)
 
 
 def _prepare(job: Job, pre: Preprocessor) -> torch.Tensor | str:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -136,7 +137,19 @@ class EdgecasesSession:
             suites[suite.path] = suite
         cache = self._open_cache()
         try:
-            self._hash_files((cat for cats in by_suite.values() for cat in cats), cache)
+            categories = [cat for cats in by_suite.values() for cat in cats]
+            if not self.run_id and not all(self._file_determined(suite) for suite in suites.values()):
+                # A model that must be built needs torch whatever the cache holds: import it (seconds of
+                # one core) while the images are hashed on the others. Not under xdist: there a worker
+                # that finds the run's predictions needs no torch at all.
+                with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgecases-hash") as pool:
+                    hashing = pool.submit(self._hash_files, categories, cache)
+                    try:
+                        from . import engine  # noqa: F401
+                    finally:
+                        hashing.result()
+            else:
+                self._hash_files(categories, cache)
             for path, cats in by_suite.items():
                 try:
                     self._infer_suite(suites[path], cats, cache)
@@ -202,19 +215,23 @@ class EdgecasesSession:
                 jobs.setdefault(key, (ex.file, cat.transform, seed, sha))
         return jobs
 
-    def _model_recipe(self, suite: Suite, versions: dict[str, str], cache: PredictionCache) -> str | None:
-        """A digest of everything that determines the model's fingerprint, computed without torch.
+    def _file_determined(self, suite: Suite) -> bool:
+        """Whether files alone determine the suite's model, on a device known without torch.
 
-        Only for models that files alone determine: a torchvision architecture with a weights file
-        (its code is torchvision's, whose version is in the digest) or a TorchScript archive (code and
-        weights in one file); on a device known without torch (cpu, or auto on a machine with no GPU
-        device nodes); with no conftest hook and no preprocess callable. Anything else (a factory
-        can read any file or variable) is None: the model is built to be known.
+        A torchvision architecture with a weights file (its code is torchvision's, whose version is
+        in the cache key) or a TorchScript archive (code and weights in one file); on cpu, or auto on
+        a machine with no GPU device nodes; with no conftest hook and no preprocess callable. Anything
+        else (a factory can read any file or variable) must be built to be known.
         """
         spec = suite.model
-        if (spec is None or spec.kind not in ("torchvision", "torchscript") or spec.weights is None
-                or suite.preprocess.callable or self.has_model_hook(suite)
-                or _torch_free_device(self.options.device) is None):
+        return not (spec is None or spec.kind not in ("torchvision", "torchscript") or spec.weights is None
+                    or suite.preprocess.callable or self.has_model_hook(suite)
+                    or _torch_free_device(self.options.device) is None)
+
+    def _model_recipe(self, suite: Suite, versions: dict[str, str], cache: PredictionCache) -> str | None:
+        """A digest of everything that determines a file-determined model's fingerprint, computed without torch."""
+        spec = suite.model
+        if spec is None or spec.weights is None or not self._file_determined(suite):
             return None
         stat = _stat(spec.weights)
         weights = cache.get_digests({str(spec.weights): stat}).get(str(spec.weights)) if stat else None
@@ -234,40 +251,61 @@ class EdgecasesSession:
             raise EdgecasesError(f"--edgecases-precision={self.options.precision}: use fp32, bf16 or fp16")
         versions = library_versions()
         recipe = self._model_recipe(suite, versions, cache)
-        fingerprint = cache.get_model(recipe) if recipe else None
-        if fingerprint is not None:
-            # A rerun of a model known from its files: if every prediction is cached, torch is not even imported.
-            device_name = _torch_free_device(self.options.device) or "cpu"
-            jobs = self._jobs(suite, categories, self._env_key(fingerprint, suite, "", versions, device_name))
-            found = cache.get_many(jobs)
-            if len(found) == len(jobs):
-                self.predictions.update(found)
-                self._ran(suite, started, fingerprint, device_name, versions, jobs, [], found)
-                return
+        # Under xdist the first worker to take the lock infers; the others wait (asleep), then find its
+        # predictions and the model key it computed, and need not build the model or import torch.
+        with self._run_lock():
+            known = self._known_model(suite, versions, recipe, cache)
+            if known is not None:
+                env_key, fingerprint, device_name = known
+                jobs = self._jobs(suite, categories, env_key)
+                found = cache.get_many(jobs)
+                if len(found) == len(jobs):
+                    self.predictions.update(found)
+                    self._ran(suite, started, fingerprint, device_name, versions, jobs, [], found)
+                    return
+            self._infer_built(suite, categories, cache, versions, recipe, started)
 
+    def _known_model(self, suite: Suite, versions: dict[str, str], recipe: str | None,
+                     cache: PredictionCache) -> tuple[str, str, str] | None:
+        """(model key, fingerprint, device) known without building the model: from this xdist run's first
+        worker, or for a file-determined model from an earlier run's recipe memo."""
+        if self.run_id:
+            run = cache.get_run(self.run_id, str(suite.path))
+            if run is not None:
+                return run["env"], run["model"], run["device"]
+        fingerprint = cache.get_model(recipe) if recipe else None
+        if fingerprint is None:
+            return None
+        device = _torch_free_device(self.options.device) or "cpu"
+        return self._env_key(fingerprint, suite, "", versions, device), fingerprint, device
+
+    def _infer_built(self, suite: Suite, categories: Sequence[Category], cache: PredictionCache,
+                     versions: dict[str, str], recipe: str | None, started: float) -> None:
+        """Build the model, then infer what the cache does not hold."""
         from . import engine  # torch is imported here, once --edgecases has been asked for
 
         device = engine.resolve_device(self.options.device)
         model = engine.load_model(suite, device, self.model_hook)
         pre = engine.Preprocessor(suite.preprocess, suite)
         fingerprint = engine.model_fingerprint(model)
+        env_key = self._env_key(fingerprint, suite, _source_digest(pre.custom), versions, device.type)
         if recipe:
             cache.put_model(recipe, fingerprint)
-        jobs = self._jobs(suite, categories, self._env_key(fingerprint, suite, _source_digest(pre.custom), versions,
-                                                          device.type))
+        if self.run_id:
+            cache.put_run(self.run_id, str(suite.path), {"env": env_key, "model": fingerprint, "device": str(device)})
+        jobs = self._jobs(suite, categories, env_key)
         try:
-            with self._run_lock():
-                found = cache.get_many(jobs)
-                missing = [engine.Job(key=key, file=file, transform=transform, seed=seed, sha256=sha)
-                           for key, (file, transform, seed, sha) in jobs.items() if key not in found]
-                self.predictions.update(found)
-                if missing:
-                    ticker = _Progress(self.write, len(missing), device.type)
-                    for batch in engine.predict(missing, model, pre, device, len(suite.labels),
-                                                batch_size=self.options.batch_size,
-                                                precision=self.options.precision, progress=ticker):
-                        cache.put_many(batch)
-                        self.predictions.update(batch)
+            found = cache.get_many(jobs)
+            missing = [engine.Job(key=key, file=file, transform=transform, seed=seed, sha256=sha)
+                       for key, (file, transform, seed, sha) in jobs.items() if key not in found]
+            self.predictions.update(found)
+            if missing:
+                ticker = _Progress(self.write, len(missing), device.type)
+                for batch in engine.predict(missing, model, pre, device, len(suite.labels),
+                                            batch_size=self.options.batch_size,
+                                            precision=self.options.precision, progress=ticker):
+                    cache.put_many(batch)
+                    self.predictions.update(batch)
         except EdgecasesError as exc:
             if exc.path is None:   # the model's output is at fault: point at the suite's model
                 exc.path, exc.line = suite.display, suite.model.line if suite.model else None
@@ -385,34 +423,48 @@ def _stat(path: Path) -> tuple[int, int, int, int, int] | None:
 def _torch_free_device(requested: str) -> str | None:
     """The device type `requested` resolves to when that is certain without importing torch, else None.
 
-    `auto` is cpu for sure only where no GPU can be seen: a torch build without CUDA or ROCm, or a
-    Linux machine with no NVIDIA, AMD (kfd) or WSL (dxg) device nodes. Anything else asks torch.
+    `auto` is cpu for sure only where no GPU can be used: a torch build for neither CUDA nor ROCm
+    (not on macOS, where MPS may be there), or a Linux machine without any GPU device node.
     """
     requested = (requested or "auto").strip().lower()
     if requested == "cpu":
         return "cpu"
-    if requested != "auto" or sys.platform == "darwin":   # darwin: MPS may be there
+    if requested != "auto" or sys.platform == "darwin":
         return None
+    gpu_build = _torch_gpu_build()
+    if gpu_build is None:
+        return None
+    if not gpu_build:
+        return "cpu"
+    return "cpu" if sys.platform.startswith("linux") and not _gpu_device_nodes() else None
+
+
+def _torch_gpu_build() -> bool | None:
+    """Whether the installed torch is built for CUDA or ROCm, read from torch/version.py (None: cannot tell)."""
     try:
         import importlib.util
 
         spec = importlib.util.find_spec("torch")
-        text = (Path(next(iter(spec.submodule_search_locations or []))) / "version.py").read_text() if spec else ""
+        folder = next(iter(spec.submodule_search_locations or [])) if spec else None
+        text = (Path(folder) / "version.py").read_text() if folder else ""
     except (ImportError, OSError, StopIteration, ValueError):
         return None
-    gpu_build = any(f"{name}: Optional[str] = None" not in text and f"{name} = None" not in text
-                    for name in ("cuda", "hip"))
-    if not gpu_build:
-        return "cpu"
-    if not sys.platform.startswith("linux"):
-        return None
-    dev = Path("/dev")
-    try:
-        if any(n.startswith("nvidia") or n in ("kfd", "dxg") for n in os.listdir(dev)):
+    found = {}
+    for name in ("cuda", "hip"):
+        match = re.search(rf"^{name}\s*(?::[^=]*)?=\s*(.+)$", text, re.M)
+        if match is None:
             return None
+        found[name] = match[1].strip() != "None"
+    return any(found.values())
+
+
+def _gpu_device_nodes(dev: Path = Path("/dev"), driver: Path = Path("/proc/driver/nvidia")) -> bool:
+    """True when a node an NVIDIA, AMD (kfd) or WSL (dxg) GPU needs exists, or /dev cannot be read."""
+    try:
+        names = os.listdir(dev)
     except OSError:
-        return None
-    return None if Path("/proc/driver/nvidia").exists() else "cpu"
+        return True
+    return driver.exists() or any(n.startswith("nvidia") or n in ("kfd", "dxg") for n in names)
 
 
 def _source_digest(func: Any) -> str:

@@ -1,0 +1,310 @@
+"""Nothing stale is ever used: whatever changes a prediction is re-inferred, whichever shortcut a rerun takes.
+
+test_inference.py covers a changed image, model code, model arguments, preprocessing, preprocess
+callable and label set. These cover the rest of the key (precision, library versions, weights
+files, a synthetic transform) and the two shortcuts a rerun takes: the stat-keyed digest memo
+(an image rewritten behind an unchanged-looking stat) and the model-recipe memo that lets a rerun
+skip building a file-determined model (torchvision + weights, TorchScript). Then Ctrl-C.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from pytest_edgecases import engine, session as session_module
+
+SUITE = """
+suite: colours
+labels: [red, blue]
+model: {model}
+preprocess: {{resize: [{size}, {size}]}}
+defaults: {{min_accuracy: 0.0}}
+categories:
+  - name: clean
+    images: data/clean/
+  - name: dark
+    images: data/dark/
+"""
+
+
+def counts(result: pytest.RunResult) -> tuple[int, int, int]:
+    """(images, inferred, from cache) from the session's 'edgecases: …' line."""
+    match = re.search(r"edgecases: colours: (\d+) images, (\d+) inferred, (\d+) from cache", result.stdout.str())
+    assert match, result.stdout.str()
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+def predictions(path: Path) -> dict[tuple[str, str], tuple]:
+    doc = json.loads(path.read_text())
+    return {(c["category"], e["path"]): (e["predicted"], e["confidence"]) for c in doc["categories"]
+            for e in c["examples"]}
+
+
+@pytest.fixture
+def builds(monkeypatch) -> list[str]:
+    """Every model engine.load_model builds in this test, by its suite's model kind."""
+    built: list[str] = []
+    real = engine.load_model
+
+    def counting(suite, device, hook=None):
+        built.append(suite.model.kind if suite.model else "hook")
+        return real(suite, device, hook)
+
+    monkeypatch.setattr(engine, "load_model", counting)
+    return built
+
+
+SETTINGS_MODEL = """
+import torch
+
+
+class Net(torch.nn.Module):
+    def __init__(self, act="relu", temperature=1.0):
+        super().__init__()
+        self.fc = torch.nn.Linear(3, 2)
+        self.act = torch.nn.ReLU() if act == "relu" else torch.nn.Tanh()
+        self.temperature = temperature
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor([[4.0, 0.0, -4.0], [-4.0, 0.0, 4.0]]))
+            self.fc.bias.copy_(torch.tensor([-1.0, 1.0]))
+
+    def forward(self, x):
+        return self.act(self.fc(x.mean(dim=(2, 3)))) / self.temperature
+
+
+def build(**kwargs):
+    return Net(**kwargs)
+"""
+
+
+@pytest.mark.parametrize("args", ["{act: tanh}", "{temperature: 0.5}"])
+def test_a_setting_outside_the_weights_is_inferred_again(tiny_project, pytester, args):
+    """Same code, same weights, another activation or temperature: different answers, so a different key."""
+    (pytester.path / "settingsmodel.py").write_text(SETTINGS_MODEL)
+    suite = tiny_project(SUITE.format(model='{factory: "settingsmodel:build"}', size=8))
+    assert counts(pytester.runpytest("--edgecases", "--edgecases-results=a.json")) == (24, 24, 0)
+    suite.write_text(suite.read_text().replace('"settingsmodel:build"}', f'"settingsmodel:build", args: {args}}}'))
+    assert counts(pytester.runpytest("--edgecases", "--edgecases-results=b.json")) == (24, 24, 0)
+    assert predictions(pytester.path / "a.json") != predictions(pytester.path / "b.json")
+
+
+def squeezenet_weights(path: Path, seed: int) -> None:
+    import torchvision
+
+    torch.manual_seed(seed)
+    state = torchvision.models.squeezenet1_1(num_classes=2).state_dict()
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+
+
+def test_a_precision_change_is_inferred_again(tiny_project, pytester):
+    tiny_project()
+    assert counts(pytester.runpytest("--edgecases")) == (24, 24, 0)
+    assert counts(pytester.runpytest("--edgecases", "--edgecases-precision=bf16")) == (24, 24, 0)
+    assert counts(pytester.runpytest("--edgecases", "--edgecases-precision=bf16")) == (24, 0, 24)
+    assert counts(pytester.runpytest("--edgecases")) == (24, 0, 24)   # fp32's entries are still there
+
+
+def test_a_library_version_change_is_inferred_again(tiny_project, pytester, monkeypatch):
+    tiny_project()
+    assert counts(pytester.runpytest("--edgecases")) == (24, 24, 0)
+    real = session_module.library_versions
+    monkeypatch.setattr(session_module, "library_versions", lambda: {**real(), "pillow": "0.0.1"})
+    assert counts(pytester.runpytest("--edgecases")) == (24, 24, 0)
+
+
+def test_an_image_rewritten_behind_the_same_size_and_mtime_is_hashed_again(tiny_project, pytester, solid_image,
+                                                                          monkeypatch):
+    """The digest memo compares the whole stat (ctime and inode too), so restoring mtime does not fool it."""
+    monkeypatch.setattr(session_module, "_RACY_NS", 0)   # memoise files written just now (the test's own)
+    reads: list[Path] = []
+    real = session_module.read_bytes
+    monkeypatch.setattr(session_module, "read_bytes", lambda path: reads.append(path) or real(path))
+    tiny_project()
+    assert counts(pytester.runpytest("--edgecases")) == (24, 24, 0)
+    assert len(reads) == 24
+    assert counts(pytester.runpytest("--edgecases")) == (24, 0, 24)
+    assert len(reads) == 24                                           # the rerun read no image to hash it
+    image = pytester.path / "data/dark/red/000.png"
+    before = os.stat(image)
+    other = solid_image(pytester.path / "other.png", (0, 0, 250), size=16).read_bytes()
+    assert len(other) == before.st_size and other != image.read_bytes()
+    image.write_bytes(other)                                           # same size, other pixels,
+    os.utime(image, ns=(before.st_atime_ns, before.st_mtime_ns))      # and the old mtime back
+    assert counts(pytester.runpytest("--edgecases")) == (24, 1, 23)
+    assert reads[24:] == [image.resolve()]
+
+
+def test_a_file_changed_since_it_was_hashed_is_refused_not_cached(tiny_project, pytester, monkeypatch):
+    """Bytes that are not the ones the key was made from never get a prediction under that key."""
+    tiny_project()
+    real = engine.read_bytes
+
+    def swapped(path):
+        data, digest = real(path)
+        return (data, "0" * 64) if path.as_posix().endswith("dark/red/000.png") else (data, digest)
+
+    monkeypatch.setattr(engine, "read_bytes", swapped)   # as if the file changed after it was hashed
+    result = pytester.runpytest("--edgecases", "--edgecases-results=out.json")
+    assert counts(result) == (24, 24, 0)
+    doc = json.loads((pytester.path / "out.json").read_text())
+    errors = [e for c in doc["categories"] for e in c["examples"] if e["error"]]
+    assert [(e["path"], e["error"]) for e in errors] == [
+        ("data/dark/red/000.png", "the file changed while the run was using it; run again")]
+    monkeypatch.setattr(engine, "read_bytes", real)
+    assert counts(pytester.runpytest("--edgecases")) == (24, 1, 23)   # it was not cached
+
+
+def test_a_changed_weights_file_is_inferred_again_though_a_rerun_skips_building(tiny_project, pytester, builds):
+    squeezenet_weights(pytester.path / "net.safetensors", seed=0)
+    tiny_project(SUITE.format(model="{torchvision: squeezenet1_1, args: {num_classes: 2}, weights: net.safetensors}",
+                              size=32), clean=2, dark=2)
+    args = ("--edgecases", "--edgecases-device=cpu", "--edgecases-results=out.json")
+    assert counts(pytester.runpytest(*args)) == (8, 8, 0)
+    first = predictions(pytester.path / "out.json")
+    assert counts(pytester.runpytest(*args)) == (8, 0, 8)
+    assert builds == ["torchvision"]                         # the rerun knew the model from its files
+    assert predictions(pytester.path / "out.json") == first
+    squeezenet_weights(pytester.path / "net.safetensors", seed=1)
+    assert counts(pytester.runpytest(*args)) == (8, 8, 0)
+    assert builds == ["torchvision"] * 2
+    assert predictions(pytester.path / "out.json") != first   # the new weights' answers
+
+
+def test_a_changed_torchscript_archive_is_inferred_again(tiny_project, pytester, tiny_net, builds):
+    torch.jit.script(tiny_net(1.0)).save(str(pytester.path / "tiny.torchscript"))
+    tiny_project(SUITE.format(model="{torchscript: tiny.torchscript}", size=8))
+    assert counts(pytester.runpytest("--edgecases", "--edgecases-device=cpu")) == (24, 24, 0)
+    assert counts(pytester.runpytest("--edgecases", "--edgecases-device=cpu")) == (24, 0, 24)
+    assert builds == ["torchscript"]
+    torch.jit.script(tiny_net(0.0)).save(str(pytester.path / "tiny.torchscript"))
+    assert counts(pytester.runpytest("--edgecases", "--edgecases-device=cpu")) == (24, 24, 0)
+
+
+HOOK = '''
+import torchvision
+
+
+def pytest_edgecases_load_model(suite, device):
+    return torchvision.models.squeezenet1_1(num_classes=2)   # not the suite's weights
+'''
+
+
+def test_a_model_hook_is_always_called_even_for_a_model_known_from_its_files(tiny_project, pytester, builds):
+    squeezenet_weights(pytester.path / "net.safetensors", seed=0)
+    tiny_project(SUITE.format(model="{torchvision: squeezenet1_1, args: {num_classes: 2}, weights: net.safetensors}",
+                              size=32), clean=2, dark=2)
+    assert counts(pytester.runpytest("--edgecases", "--edgecases-device=cpu")) == (8, 8, 0)
+    pytester.makeconftest(HOOK)
+    assert counts(pytester.runpytest("--edgecases", "--edgecases-device=cpu")) == (8, 8, 0)
+    assert builds == ["torchvision", "torchvision"]
+
+
+@pytest.mark.parametrize("platform, gpu_build, nodes, expected", [
+    ("linux", True, False, "cpu"),      # a CUDA build on a machine with no GPU device node
+    ("linux", True, True, None),
+    ("linux", False, True, "cpu"),      # a CPU-only build
+    ("linux", None, False, None),       # torch's build cannot be read
+    ("win32", True, False, None),
+    ("darwin", False, False, None),     # MPS may be there
+])
+def test_auto_is_taken_for_cpu_without_torch_only_where_no_gpu_can_be_used(monkeypatch, platform, gpu_build, nodes,
+                                                                           expected):
+    """The recipe shortcut keys predictions by device without asking torch: only when cpu is certain."""
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(session_module, "_torch_gpu_build", lambda: gpu_build)
+    monkeypatch.setattr(session_module, "_gpu_device_nodes", lambda: nodes)
+    assert session_module._torch_free_device("auto") == expected
+    assert session_module._torch_free_device("cpu") == "cpu"
+    assert session_module._torch_free_device("cuda:0") is None
+
+
+def test_gpu_device_nodes_and_torch_build_are_read_without_torch(tmp_path):
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    (dev / "null").touch()
+    assert not session_module._gpu_device_nodes(dev, tmp_path / "no-driver")
+    for node in ("nvidia0", "kfd", "dxg"):
+        (dev / node).touch()
+        assert session_module._gpu_device_nodes(dev, tmp_path / "no-driver")
+        (dev / node).unlink()
+    assert session_module._gpu_device_nodes(dev, tmp_path)                  # /proc/driver/nvidia exists
+    assert session_module._gpu_device_nodes(tmp_path / "missing", tmp_path / "no-driver")
+    import torch.version
+
+    assert session_module._torch_gpu_build() == (torch.version.cuda is not None or torch.version.hip is not None)
+
+
+def test_a_changed_transform_is_inferred_again(tiny_project, pytester):
+    pytest.importorskip("pytest_edgecases.transforms")
+    suite = tiny_project()
+    text = suite.read_text()
+    suite.write_text(text + "  - name: grey\n    from: clean\n    transform: {brightness: 0.5}\n")
+    assert counts(pytester.runpytest("--edgecases")) == (36, 36, 0)
+    suite.write_text(text + "  - name: grey\n    from: clean\n    transform: {brightness: 0.3}\n")
+    assert counts(pytester.runpytest("--edgecases")) == (36, 12, 24)
+
+
+#: Sleeps in every forward pass once SLOW_MODEL is set, and logs each batch it finishes.
+SLOW_MODEL = '''
+import os
+import time
+
+from tinymodel import Net
+
+
+class SlowNet(Net):
+    def forward(self, x):
+        out = super().forward(x)
+        if os.environ.get("SLOW_MODEL"):
+            time.sleep(0.4)
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "batches.log"), "a") as f:
+            f.write(f"{x.shape[0]}\\n")
+        return out
+
+
+def build(bias=0.0):
+    return SlowNet(bias)
+'''
+
+
+def test_ctrl_c_mid_run_leaves_a_cache_the_rerun_uses(tiny_project, pytester):
+    suite = tiny_project(clean=10, dark=10)   # 40 different images: 10 batches of 4
+    suite.write_text(suite.read_text().replace('"tinymodel:build"', '"slowmodel:build"'))
+    (pytester.path / "slowmodel.py").write_text(SLOW_MODEL)
+    log = pytester.path / "batches.log"
+    cmd = [sys.executable, "-m", "pytest", "--edgecases", "--edgecases-batch-size=4", "-p", "no:cacheprovider",
+           "--edgecases-cache-dir=preds", "-p", "no:xdist"]
+    env = {**os.environ, "SLOW_MODEL": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(cmd, cwd=pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not log.exists() or len(log.read_text().split()) < 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=120)[0].decode()
+    assert proc.returncode == 2, out            # pytest's exit code for an interrupted run
+    assert "KeyboardInterrupt" in out
+    finished = len(log.read_text().split())
+    assert 3 <= finished < 10, out              # interrupted mid-run, with batches done
+
+    log.unlink()
+    rerun = pytester.runpytest("--edgecases", "--edgecases-batch-size=4", "-p", "no:cacheprovider",
+                               "--edgecases-cache-dir=preds", "--edgecases-results=rerun.json")
+    images, inferred, cached = counts(rerun)
+    # Every batch the model finished before Ctrl-C was written (the one it was in may not have been).
+    assert images == 40 and cached + inferred == 40 and cached % 4 == 0
+    assert cached >= 4 * (finished - 1), (finished, cached)
+    assert sum(int(n) for n in log.read_text().split()) == inferred
+    rerun.assert_outcomes(passed=1, failed=1)
+    fresh = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-no-cache",
+                               "--edgecases-results=fresh.json")
+    assert predictions(pytester.path / "rerun.json") == predictions(pytester.path / "fresh.json")
