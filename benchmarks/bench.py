@@ -18,6 +18,7 @@ with what it is compared to, and the load average is printed with each. Usage:
 
     PYTHONPATH=. python benchmarks/bench.py --quick          # 2,000 images: about 15 minutes on 2 cores
     PYTHONPATH=. python benchmarks/bench.py                  # + 20,000 images, small CNN: about 35 minutes
+    PYTHONPATH=. python benchmarks/bench.py --big-models small,mnv3   # + mobilenet on 20,000: about an hour
     PYTHONPATH=. python benchmarks/bench.py --only startup,collection
 
 The work folder (default: $TMPDIR/pytest-edgecases-bench) keeps the generated images between runs.
@@ -250,6 +251,7 @@ def main() -> None:
     ap.add_argument("--only", default="models,xdist,startup,collection",
                     help="comma-separated sections: models, xdist, startup, collection")
     ap.add_argument("--models", default="small,mnv3", help="models for the 2,000-image runs")
+    ap.add_argument("--big-models", default="small", help="models for the 20,000-image runs (mnv3: +10 min)")
     args = ap.parse_args()
     only = set(args.only.split(","))
     work = args.workdir.resolve()
@@ -276,7 +278,10 @@ def main() -> None:
         t = time.perf_counter()
         big = workload.build_project(work, 20000, "small")
         print(f"\n20,000 images ready in {time.perf_counter() - t:.0f}s", flush=True)
-        small[20000] = bench_model(big, "small", 20000, argparse.Namespace(**{**vars(args), "repeat": 1}))
+        for model in args.big_models.split(","):
+            figures = bench_model(big, model, 20000, argparse.Namespace(**{**vars(args), "repeat": 1}))
+            if model == "small":
+                small[20000] = figures
         bench_memory(small)
     if "startup" in only:
         bench_startup(work, 21)
