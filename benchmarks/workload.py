@@ -119,9 +119,13 @@ def build_models(root: Path) -> None:
         save_file({k: v.contiguous() for k, v in state.items()}, str(models / "mnv3.safetensors"))
 
 
-def suite_text(model: str, name: str = "bench") -> str:
-    """The suite: one ImageFolder category per data/c*/ folder, min_accuracy 0 (random weights)."""
+def suite_text(model: str, name: str = "bench", defined_by: bool = False) -> str:
+    """The suite: one ImageFolder category per data/c*/ folder, min_accuracy 0 (random weights).
+
+    defined_by: the small CNN's factory declares benchnet.py as the file that defines it."""
     side, block = MODELS[model]
+    if defined_by:
+        block = block[:-1] + ", defined_by: benchnet.py}"
     cats = "\n".join(f"  - name: {c}\n    images: data/{c}/" for c in CATEGORIES)
     return (f"suite: {name}\nlabels: {json.dumps(LABELS)}\nmodel: {block}\n"
             f"preprocess: {{resize: [{side}, {side}], mean: {MEAN}, std: {STD}}}\n"

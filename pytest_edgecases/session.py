@@ -162,8 +162,12 @@ class EdgecasesSession:
                 self.notes.append(note)
 
     def _hash_files(self, categories: Iterable[Category], cache: PredictionCache) -> None:
-        """SHA-256 of every image: from the cache's stat memo where the file's stat is unchanged, else read."""
+        """SHA-256 of every image ("" for one that cannot be read: its decoder reports it)."""
         files = sorted({ex.file for cat in categories for ex in cat.examples} - set(self.shas))
+        self.shas.update(self._digests(files, cache))
+
+    def _digests(self, files: Sequence[Path], cache: PredictionCache) -> dict[Path, str]:
+        """SHA-256 of each file: from the cache's stat memo where its stat is unchanged, else read ("" if unreadable)."""
         stats = {str(f): st for f in files if (st := _stat(f)) is not None}
         known = cache.get_digests(stats)
         now = time.time_ns()
@@ -172,22 +176,22 @@ class EdgecasesSession:
             try:
                 digest = read_bytes(file)[1]
             except ImageError:
-                return file, "", None   # unreadable: the decoder reports it for its own category
+                return file, "", None
             before = stats.get(str(file))
             # Memoised only when the file did not change while it was read, and not so recently that
             # a later change could leave its stat as it is (timestamps have a coarse resolution).
             unsettled = before is None or before != _stat(file) or now - max(before[1], before[2]) < _RACY_NS
             return file, digest, None if unsettled else before
 
-        todo = [f for f in files if str(f) not in known]
-        self.shas.update((Path(p), digest) for p, digest in known.items())
+        digests = {Path(p): digest for p, digest in known.items()}
         memo = {}
         with cf.ThreadPoolExecutor(max_workers=4) as pool:
-            for file, digest, stat in pool.map(sha, todo):
-                self.shas[file] = digest
+            for file, digest, stat in pool.map(sha, [f for f in files if str(f) not in known]):
+                digests[file] = digest
                 if stat is not None:
                     memo[str(file)] = (stat, digest)
         cache.put_digests(memo)
+        return digests
 
     def _env_key(self, fingerprint: str, suite: Suite, custom_source: str, versions: dict[str, str],
                  device_type: str) -> str:
@@ -219,30 +223,38 @@ class EdgecasesSession:
         """Whether files alone determine the suite's model, on a device known without torch.
 
         A torchvision architecture with a weights file (its code is torchvision's, whose version is
-        in the cache key) or a TorchScript archive (code and weights in one file); on cpu, or auto on
-        a machine with no GPU device nodes; with no conftest hook and no preprocess callable. Anything
-        else (a factory can read any file or variable) must be built to be known.
+        in the cache key), a TorchScript archive (code and weights in one file), or a factory whose
+        suite names the files that define it (`defined_by:`, the user's declaration); on cpu, or auto
+        on a machine with no GPU device nodes; with no conftest hook and no preprocess callable.
+        Anything else (a factory can read any file or variable) must be built to be known.
         """
         spec = suite.model
-        return not (spec is None or spec.kind not in ("torchvision", "torchscript") or spec.weights is None
-                    or suite.preprocess.callable or self.has_model_hook(suite)
-                    or _torch_free_device(self.options.device) is None)
+        if spec is None or suite.preprocess.callable or self.has_model_hook(suite):
+            return False
+        declared = bool(spec.defined_by) if spec.kind == "factory" else spec.weights is not None
+        return declared and _torch_free_device(self.options.device) is not None
 
     def _model_recipe(self, suite: Suite, versions: dict[str, str], cache: PredictionCache) -> str | None:
-        """A digest of everything that determines a file-determined model's fingerprint, computed without torch."""
+        """A digest of everything that determines a file-determined model's fingerprint, computed without torch.
+
+        None (build the model) where a file cannot be read or a folder of `defined_by:` links out of the
+        project: a change there could not be seen.
+        """
         spec = suite.model
-        if spec is None or spec.weights is None or not self._file_determined(suite):
+        if spec is None or not self._file_determined(suite):
             return None
-        stat = _stat(spec.weights)
-        weights = cache.get_digests({str(spec.weights): stat}).get(str(spec.weights)) if stat else None
-        if weights is None:
-            try:
-                weights = read_bytes(spec.weights)[1]
-            except ImageError:
-                return None   # the full path reports the unreadable file
-            if stat is not None and stat == _stat(spec.weights) and time.time_ns() - max(stat[1], stat[2]) >= _RACY_NS:
-                cache.put_digests({str(spec.weights): (stat, weights)})
-        return _digest("model-recipe-1", spec.kind, spec.target, repr(spec.args), weights,
+        files = [spec.weights] if spec.weights is not None else []
+        for entry in spec.defined_by:
+            found = _source_files(entry)
+            if found is None or not all(f.resolve().is_relative_to(self.rootdir) for f in found):
+                return None   # gone, or a link out of the project: build the model to know it
+            files.extend(found)
+        digests = self._digests(files, cache)
+        if not all(digests.get(f) for f in files):
+            return None   # unreadable: the full path reports it (or the factory does)
+        # Names too: moving a source file (or weights) from one place to another can change what is built.
+        parts = [f"{f.relative_to(self.rootdir).as_posix()}={digests[f]}" for f in files]
+        return _digest("model-recipe-2", spec.kind, spec.target, repr(spec.args), *parts,
                        json.dumps(versions, sort_keys=True), sys.version)
 
     def _infer_suite(self, suite: Suite, categories: Sequence[Category], cache: PredictionCache) -> None:
@@ -418,6 +430,17 @@ def _stat(path: Path) -> tuple[int, int, int, int, int] | None:
     except OSError:
         return None
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+
+
+def _source_files(entry: Path) -> list[Path] | None:
+    """The files `defined_by:` names: the file itself, or every file below a folder (sorted; caches and
+    dot-files aside). None when it has gone since the suite was read."""
+    if entry.is_file():
+        return [entry]
+    if not entry.is_dir():
+        return None
+    return sorted(p for p in entry.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                  and not any(part.startswith(".") for part in p.relative_to(entry).parts))
 
 
 def _torch_free_device(requested: str) -> str | None:

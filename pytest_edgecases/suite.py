@@ -22,7 +22,7 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".
 _NAME_RE = re.compile(r"^\w[\w.-]*$")
 
 SUITE_KEYS = ("suite", "labels", "model", "preprocess", "defaults", "annotations", "review", "categories")
-MODEL_KEYS = ("factory", "torchvision", "torchscript", "weights", "args")
+MODEL_KEYS = ("factory", "torchvision", "torchscript", "weights", "args", "defined_by")
 PREPROCESS_KEYS = ("resize", "center_crop", "mean", "std")
 THRESHOLD_KEYS = ("min_accuracy", "max_failures", "min_examples", "gate", "max_group_gap",
                   "max_regressions", "max_accuracy_drop", "max_new_failures")
@@ -72,6 +72,9 @@ class ModelSpec:
     weights: Path | None = None
     weights_display: str | None = None
     line: int = 0
+    # A factory's own declaration of the files (or folders) that, with its weights and args, determine
+    # the model it builds: a rerun where none changed reuses the model's fingerprint without building it.
+    defined_by: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -329,8 +332,29 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int) -> ModelSpec:
             raise ctx.error("a torchscript model takes no args:", model.line_of("args"))
         mapping = ctx.mapping(model["args"], model.line_of("args"), "model.args")
         args = tuple(sorted((str(k), _plain(v)) for k, v in mapping.items()))
+    defined_by = _defined_by(ctx, model, kind) if "defined_by" in model else ()
     return ModelSpec(kind=kind, target=target.strip(), args=args, weights=weights,
-                     weights_display=weights_display, line=kline)
+                     weights_display=weights_display, line=kline, defined_by=defined_by)
+
+
+def _defined_by(ctx: _Ctx, model: LocDict, kind: str) -> tuple[Path, ...]:
+    """model.defined_by: files or folders inside the project (their contents are read at run time)."""
+    raw, line = model["defined_by"], model.line_of("defined_by")
+    if kind != "factory":
+        raise ctx.error(f"a {kind} model is determined by its files already; remove defined_by:", line)
+    entries = raw if isinstance(raw, LocList) else [raw]
+    if not entries:
+        raise ctx.error("model.defined_by is empty", line,
+                        hint="list the files or folders that define the model, e.g. [signs/], or remove it")
+    paths: list[Path] = []
+    for index, entry in enumerate(entries):
+        where = raw.line_of(index) if isinstance(raw, LocList) else line
+        path = ctx.path_inside(entry, where, "model.defined_by")
+        if not path.exists():
+            raise ctx.error(f"model.defined_by '{entry}' does not exist", where,
+                            hint="name the model's source files or folders, relative to the suite file")
+        paths.append(path)
+    return tuple(paths)
 
 
 def _plain(value: Any) -> Any:

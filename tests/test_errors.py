@@ -75,6 +75,23 @@ def test_suite_errors_name_file_and_line(tiny_project, pytester, body, lines):
     collect_error(pytester, *lines)
 
 
+@pytest.mark.parametrize("model, lines", [
+    pytest.param('{factory: "tinymodel:build", defined_by: [tinymodel.py, tinymodle.py]}', [
+        "edgecases.yaml:3: model.defined_by 'tinymodle.py' does not exist",
+        "  hint: name the model's source files or folders, relative to the suite file"], id="missing"),
+    pytest.param('{factory: "tinymodel:build", defined_by: ../}', [
+        "edgecases.yaml:3: model.defined_by '../' resolves outside the project root *"], id="escape"),
+    pytest.param('{factory: "tinymodel:build", defined_by: []}', [
+        "edgecases.yaml:3: model.defined_by is empty", "  hint: list the files or folders *"], id="empty"),
+    pytest.param("{torchscript: tinymodel.py, defined_by: tinymodel.py}", [
+        "edgecases.yaml:3: a torchscript model is determined by its files already; remove defined_by:"],
+        id="not-a-factory"),
+])
+def test_defined_by_errors(tiny_project, pytester, model, lines):
+    tiny_project(HEAD.replace('{factory: "tinymodel:build"}', model) + CLEAN)
+    collect_error(pytester, *lines)
+
+
 def test_label_folder_not_in_label_set(tiny_project, pytester):
     tiny_project(HEAD + CLEAN)
     os.rename(pytester.path / "data/clean/blue", pytester.path / "data/clean/bleu")

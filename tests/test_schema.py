@@ -87,6 +87,16 @@ def _labels(doc: dict, base: Path) -> list[str]:
     return ["a", "b"]
 
 
+def _files_or_folders(base: Path, entries: Any) -> None:
+    """A path or list of paths: a folder where it ends in / or has no suffix, else a file."""
+    for entry in entries if isinstance(entries, list) else [entries]:
+        if isinstance(entry, str):
+            if entry.endswith("/") or not Path(entry).suffix:
+                (base / entry).mkdir(parents=True, exist_ok=True)
+            else:
+                _touch(base / entry)
+
+
 def scaffold(doc: Any, base: Path) -> None:
     """Create every file and folder a suite document names (images, manifests, weights, reviews)."""
     if not isinstance(doc, dict):
@@ -97,14 +107,8 @@ def scaffold(doc: Any, base: Path) -> None:
         for key in ("weights", "torchscript"):
             if isinstance(model.get(key), str):
                 _touch(base / model[key])
-    annotations = doc.get("annotations")
-    for entry in annotations if isinstance(annotations, list) else [annotations]:
-        if isinstance(entry, str):
-            target = base / entry
-            if target.suffix in (".yaml", ".yml"):
-                _touch(target)
-            else:
-                target.mkdir(parents=True, exist_ok=True)
+        _files_or_folders(base, model.get("defined_by"))
+    _files_or_folders(base, doc.get("annotations"))
     categories = doc.get("categories")
     for cat in categories if isinstance(categories, list) else []:
         if not isinstance(cat, dict):
@@ -333,6 +337,8 @@ GOOD_SUITES: list[tuple[str, Mutation]] = [
     ("torchvision with args", _set("model", {"torchvision": "resnet18", "args": {"num_classes": 3}})),
     ("torchscript", _set("model", {"torchscript": "models/lamps.ts.pt"})),
     (".pt weights", _set("model.weights", "models/lamps.pt")),
+    ("factory defined_by folders and files", _set("model.defined_by", ["models/", "models/lamps.pt"])),
+    ("factory defined_by one path", _set("model.defined_by", "models/")),
     ("preprocess callable", _set("preprocess", "lamp_model:transform")),
     ("resize N and a crop", _set("preprocess", {"resize": 40, "center_crop": [32, 28]})),
     ("one mean and std for all channels", _set("preprocess", {"mean": [0.5], "std": [0.25]})),
@@ -378,6 +384,13 @@ BAD_SUITES: list[tuple[str, Mutation, str]] = [
      "carries its weights"),
     ("torchscript with args", _set("model", {"torchscript": "models/lamps.ts.pt", "args": {"n": 1}}), "takes no args"),
     ("args not a mapping", _set("model.args", [1, 2]), "model.args must be a mapping"),
+    ("defined_by empty", _set("model.defined_by", []), "model.defined_by is empty"),
+    ("defined_by a number", _set("model.defined_by", 3), "model.defined_by must be a path"),
+    ("defined_by absolute", _set("model.defined_by", ["/models/"]), "is absolute"),
+    ("torchvision with defined_by", _set("model", {"torchvision": "resnet18", "defined_by": "models/"}),
+     "determined by its files already"),
+    ("torchscript with defined_by", _set("model", {"torchscript": "models/lamps.ts.pt", "defined_by": "models/"}),
+     "determined by its files already"),
     ("resize 0", _set("preprocess.resize", 0), "preprocess.resize must be"),
     ("resize with 3 numbers", _set("preprocess.resize", [32, 32, 3]), "preprocess.resize must be"),
     ("resize as text", _set("preprocess.resize", "32"), "preprocess.resize must be"),

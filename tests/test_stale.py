@@ -4,7 +4,8 @@ test_inference.py covers a changed image, model code, model arguments, preproces
 callable and label set. These cover the rest of the key (precision, library versions, weights
 files, a synthetic transform) and the two shortcuts a rerun takes: the stat-keyed digest memo
 (an image rewritten behind an unchanged-looking stat) and the model-recipe memo that lets a rerun
-skip building a file-determined model (torchvision + weights, TorchScript). Then Ctrl-C.
+skip building a file-determined model (torchvision + weights, TorchScript, a factory with
+defined_by:). Then Ctrl-C.
 """
 from __future__ import annotations
 
@@ -188,6 +189,63 @@ def test_a_changed_torchscript_archive_is_inferred_again(tiny_project, pytester,
     assert builds == ["torchscript"]
     torch.jit.script(tiny_net(0.0)).save(str(pytester.path / "tiny.torchscript"))
     assert counts(pytester.runpytest("--edgecases", "--edgecases-device=cpu")) == (24, 24, 0)
+
+
+def test_a_factory_defined_by_its_files_is_built_again_only_when_one_changes(tiny_project, pytester, builds):
+    """defined_by: lets a rerun skip building a factory's model; any change to a named file, a new file in a
+    named folder, the weights or the args builds it again, and changed code is inferred again."""
+    pkg = pytester.path / "netpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(SETTINGS_MODEL)
+    suite = tiny_project(SUITE.format(model='{factory: "netpkg:build", defined_by: [netpkg/]}', size=8))
+    args = ("--edgecases", "--edgecases-device=cpu", "--edgecases-results=out.json")
+    assert counts(pytester.runpytest(*args)) == (24, 24, 0)
+    first = predictions(pytester.path / "out.json")
+    assert counts(pytester.runpytest(*args)) == (24, 0, 24)
+    assert builds == ["factory"]                              # known from its files: not built
+    assert predictions(pytester.path / "out.json") == first
+
+    (pkg / "notes.txt").write_text("a new file in the folder")   # the model is the same, but it must be built
+    assert counts(pytester.runpytest(*args)) == (24, 0, 24)
+    assert builds == ["factory"] * 2
+    (pkg / "__init__.py").write_text(SETTINGS_MODEL.replace("temperature=1.0", "temperature=0.25"))
+    assert counts(pytester.runpytest(*args)) == (24, 24, 0)
+    assert builds == ["factory"] * 3
+    assert predictions(pytester.path / "out.json") != first
+    suite.write_text(suite.read_text().replace('defined_by:', 'args: {act: tanh}, defined_by:'))
+    assert counts(pytester.runpytest(*args)) == (24, 24, 0)
+    assert builds == ["factory"] * 4
+    assert counts(pytester.runpytest(*args)) == (24, 0, 24)
+    assert builds == ["factory"] * 4
+
+
+def test_a_factory_without_defined_by_is_always_built(tiny_project, pytester, builds):
+    (pytester.path / "settingsmodel.py").write_text(SETTINGS_MODEL)
+    tiny_project(SUITE.format(model='{factory: "settingsmodel:build"}', size=8))
+    for _ in range(2):
+        pytester.runpytest("--edgecases", "--edgecases-device=cpu")
+    assert builds == ["factory"] * 2
+
+
+RECORD_TORCH = """
+import sys
+
+
+def pytest_unconfigure(config):
+    with open("torch-imported.txt", "w") as f:
+        f.write(str("torch" in sys.modules))
+"""
+
+
+def test_a_rerun_of_a_factory_defined_by_its_files_does_not_import_torch(tiny_project, pytester):
+    (pytester.path / "settingsmodel.py").write_text(SETTINGS_MODEL)
+    tiny_project(SUITE.format(model='{factory: "settingsmodel:build", defined_by: settingsmodel.py}', size=8))
+    pytester.makeconftest(RECORD_TORCH)
+    imported = pytester.path / "torch-imported.txt"
+    for expected, torch_imported in [((24, 24, 0), "True"), ((24, 0, 24), "False")]:
+        result = pytester.runpytest_subprocess("--edgecases", "--edgecases-device=cpu", "-p", "no:randomly")
+        assert counts(result) == expected
+        assert imported.read_text() == torch_imported
 
 
 HOOK = '''
