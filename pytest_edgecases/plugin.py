@@ -250,7 +250,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     result = getattr(item, "result", None)
     if report.when == "call" and result is not None and hasattr(result, "to_dict"):
-        report.edgecases = result.to_dict()
+        # An xdist worker sends the whole result in its report. In one process the controller takes
+        # the object itself (20,000 examples to dicts and back cost half a second) and the report,
+        # which other plugins may serialise, keeps the category's figures without the examples.
+        worker = hasattr(item.config, "workerinput")
+        report.edgecases = result.to_dict(examples=worker)
+        if not worker:
+            session_of(item.config).local_results[report.nodeid] = result
         report.edgecases_description = item.category.description  # type: ignore[attr-defined]
         if item.config.pluginmanager.hasplugin("html") and item.config.getoption("htmlpath", None):
             _attach_html_extras(item, report, result)
@@ -303,7 +309,8 @@ class RunReporter:
             from .records import CategoryResult
 
             edge = session_of(self.config)
-            edge.results.append(CategoryResult.from_dict(data))
+            local = edge.local_results.pop(report.nodeid, None)
+            edge.results.append(local if local is not None else CategoryResult.from_dict(data))
             # xdist tells the workers the run's id, not the controller; reports carry it here, so
             # that the controller can remove the workers' shared temp files at the end.
             edge.run_id = edge.run_id or getattr(report, "testrun_uid", None)

@@ -165,9 +165,11 @@ class CategoryResult:
         return sorted(wrong, key=lambda e: (e.status != "error", rank.get(e.severity, 3),
                                             -(e.confidence or 0.0), e.path))
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (crosses from xdist workers to the controller)."""
-        return _plain(self)
+    def to_dict(self, examples: bool = True) -> dict[str, Any]:
+        """JSON-safe dict (crosses from xdist workers to the controller); without the examples' list if asked."""
+        if examples:
+            return _plain(self)
+        return {name: [] if name == "examples" else _plain(getattr(self, name)) for name in _field_names(type(self))}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CategoryResult":

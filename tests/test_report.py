@@ -23,6 +23,7 @@ from pytest_edgecases.report import (ReportContext, html_extras, kappa_words, p_
                                      write_report)
 from pytest_edgecases.report import svg
 from pytest_edgecases.report.thumbs import data_uri, example_file, file_thumbnailer
+from pytest_edgecases.review_queue import stub_yaml
 from pytest_edgecases.stats import expected_calibration_error, reliability_bins
 
 #: Strings that would run if any of them reached the page unescaped.
@@ -164,12 +165,15 @@ def hostile_results() -> list[CategoryResult]:
     return [r]
 
 
+QUEUED = {"image": PAYLOADS[1], "category": "dark", "label": HOSTILE, "predicted": "red", "confidence": 0.8,
+          "reason": PAYLOADS[3], "comment": PAYLOADS[2], "votes": [[PAYLOADS[0], "correct"]]}
+
+
 def hostile_context(**extra: Any) -> ReportContext:
     """A context whose caller-given parts (queue, baseline, agreement) are hostile too."""
     fields: dict[str, Any] = dict(
         title=PAYLOADS[0], generated=PAYLOADS[2],
-        review_queue=[{"image": PAYLOADS[1], "category": "dark", "label": HOSTILE, "predicted": "red",
-                       "confidence": 0.8, "reason": PAYLOADS[3], "yaml": f"- image: {PAYLOADS[2]}\n  verdict:\n"}],
+        review_queue=[QUEUED],
         baseline={"dark": {"delta": -0.25, "lo": -0.4, "hi": -0.1, "p_value": 0.004, "significant": True,
                            "newly_wrong": [PAYLOADS[1]], "newly_right": [PAYLOADS[4]], "unstable_flips": []}},
         agreement={"suite": {"kappa": 0.5, "method": PAYLOADS[0], "n": 3},
@@ -185,7 +189,7 @@ def test_hostile_strings_are_escaped_everywhere() -> None:
     html = render_report(hostile_results(), hostile_context())
     assert_no_payload(html)
     assert str(escape(PAYLOADS[0])) in html
-    assert str(escape(PAYLOADS[2])) in html            # in the review stub's <pre>
+    assert str(escape(stub_yaml(QUEUED))) in html      # the review stub in its <pre>, comment and votes in it
     assert html.count(str(escape(PAYLOADS[1]))) >= 4   # file name, reviewer, queue, baseline, conflict
     assert "javascript:window.__pwned=1" in html        # as text only: attr_urls() found no such URL
 
@@ -316,7 +320,7 @@ def test_synthetic_curve_per_base_with_source_reference() -> None:
 def test_review_queue_baseline_and_agreement_sections() -> None:
     """Stubs in <pre> with a copy button; delta and p-value in words; kappa in words; conflicts."""
     html = render_report(hostile_results(), hostile_context())
-    assert re.search(r'<pre class="stub" id="stub-1">- image: .*</pre><button type="button" class="copy" '
+    assert re.search(r'<pre class="stub" id="stub-1">  # .*  - image: .*</pre><button type="button" class="copy" '
                      r'data-copy="stub-1" hidden>Copy</button>', html, re.S)
     assert "-25.0 points" in html and "p = 0.004: very likely a real change (significant)" in html
     assert "Newly wrong" in html and "Newly right" in html

@@ -24,7 +24,7 @@ import yaml
 from pytest_edgecases.agreement import agreement
 from pytest_edgecases.annotations import load_annotations
 from pytest_edgecases.records import ExampleResult, Prediction
-from pytest_edgecases.review_queue import render_queue, stub_yaml
+from pytest_edgecases.review_queue import render_queue
 from pytest_edgecases.suite import load_suite
 from pytest_edgecases.verdicts import Scored, judge
 
@@ -458,8 +458,6 @@ def test_queue_stub_keeps_any_text_safe():
            "surrogate\udcff", "emoji 🚦 ünï", "- dash", "null", "@at", "tab\tx"]
     entries = [{"suite": "s", "image": name + ".png", "category": "c", "label": name, "predicted": name,
                 "confidence": 0.5, "sha256": "ab" * 32, "severity": "high", "reason": "why"} for name in odd]
-    for e in entries:
-        e["yaml"] = stub_yaml(e)
     text = render_queue("suite\u2028examples: []\n#", entries, TODAY)
     text.encode("utf-8")   # writable as UTF-8, even with a surrogate-escaped file name
     doc = yaml.safe_load(text)

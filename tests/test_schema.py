@@ -235,11 +235,10 @@ def test_review_queue_stub_is_an_annotation_once_filled(tmp_path: Path) -> None:
     """The queue the plugin writes is refused while unfilled (reviewer: "") and accepted once a name is in."""
     import datetime as dt
 
-    from pytest_edgecases.review_queue import render_queue, stub_yaml
+    from pytest_edgecases.review_queue import render_queue
 
     entry = {"image": "data/day/red/0000.png", "category": "day", "label": "red", "predicted": "blue",
              "confidence": 0.93051, "sha256": SHA, "reason": "unreviewed failure, high severity"}
-    entry["yaml"] = stub_yaml(entry)
     queue = render_queue("lamps", [entry], dt.date(2026, 11, 23))
     assert any("reviewer" in e for e in schema_errors("annotation", queue))
     filled = queue.replace('reviewer: ""', "reviewer: alice").replace("verdict:  ", "verdict: incorrect  ")

@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from .. import __version__
 from ..records import CategoryResult, ExampleResult
+from ..review_queue import stub_yaml
 from ..stats import expected_calibration_error, reliability_bins
 from ..terminal import percent as terminal_percent
 from . import svg
@@ -413,8 +414,10 @@ def _words(value: Any) -> str:
 
 
 def _review(context: ReportContext) -> dict[str, Any] | None:
-    keys = ("image", "category", "label", "predicted", "confidence", "reason", "yaml")
-    entries = [{k: e.get(k) for k in keys} for e in context.review_queue if isinstance(e, Mapping)]
+    keys = ("image", "category", "label", "predicted", "confidence", "reason")
+    entries = [e for e in context.review_queue if isinstance(e, Mapping)]
     if not entries:
         return None
-    return {"entries": entries[:LIST_CAP], "more": max(0, len(entries) - LIST_CAP), "total": len(entries)}
+    shown = [{k: e.get(k) for k in keys} | {"yaml": stub_yaml(e)}
+             for e in entries[:LIST_CAP]]
+    return {"entries": shown, "more": max(0, len(entries) - LIST_CAP), "total": len(entries)}
