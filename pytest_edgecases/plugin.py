@@ -319,12 +319,14 @@ class RunReporter:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write the results file, report and other outputs once, from the gathered results."""
         from .outputs import write_outputs
+        from .session import paused_gc
 
         edge = session_of(self.config)
         edge.results.sort(key=lambda r: (r.suite_file, r.index))
         _holm_across_categories(edge)
         if edge.results:
-            write_outputs(edge)
+            with paused_gc():
+                write_outputs(edge)
         edge.cleanup_run_files()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

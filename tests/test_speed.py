@@ -202,3 +202,41 @@ def test_under_xdist_with_the_cache_one_worker_builds_and_infers(tiny_project, p
     assert sum(int(n) for n in (pytester.path / "forward.log").read_text().split()) == 24
     rerun = pytester.runpytest("--edgecases", "--edgecases-cache-dir=preds")   # and the cache is whole
     rerun.stdout.fnmatch_lines(["edgecases: colours: 24 images, 0 inferred, 24 from cache*"])
+
+
+def test_paused_gc_restores_the_collector_whatever_happens():
+    """Bulk steps pause automatic collection; it is back on afterwards, after an error too, and a
+    collector the user turned off stays off."""
+    import gc
+
+    from pytest_edgecases.session import paused_gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+        with paused_gc():              # nested: the inner one leaves it to the outer
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        raise RuntimeError("a step failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_run_leaves_the_collector_on(tiny_project, pytester):
+    """Collection, judging and the outputs pause it; none of them leaves it off, pass or fail."""
+    import gc
+
+    tiny_project()
+    pytester.runpytest("--edgecases", "--edgecases-results=out.json")
+    assert gc.isenabled()
+    (pytester.path / "edgecases.yaml").write_text("suite: [broken\n")
+    pytester.runpytest("--edgecases")
+    assert gc.isenabled()
