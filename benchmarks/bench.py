@@ -16,9 +16,9 @@ subprocesses, same batch size, same cores, and prints every target with PASS or 
 Timings on a shared machine are noisy: each timing is the median of --repeat runs, interleaved
 with what it is compared to, and the load average is printed with each. Usage:
 
-    PYTHONPATH=. python benchmarks/bench.py --quick          # 2,000 images: about 15 minutes on 2 cores
-    PYTHONPATH=. python benchmarks/bench.py                  # + 20,000 images, small CNN: about 35 minutes
-    PYTHONPATH=. python benchmarks/bench.py --big-models small,mnv3   # + mobilenet on 20,000: about an hour
+    PYTHONPATH=. python benchmarks/bench.py --quick          # 2,000 images: about 6 minutes on 2 cores
+    PYTHONPATH=. python benchmarks/bench.py                  # + 20,000 images, small CNN: about 12 minutes
+    PYTHONPATH=. python benchmarks/bench.py --big-models small,mnv3   # + mobilenet on 20,000: about 25 minutes
     PYTHONPATH=. python benchmarks/bench.py --only startup,collection
 
 The work folder (default: $TMPDIR/pytest-edgecases-bench) keeps the generated images between runs.
