@@ -219,6 +219,21 @@ def test_a_factory_defined_by_its_files_is_built_again_only_when_one_changes(tin
     assert builds == ["factory"] * 4
 
 
+def test_a_defined_by_folder_linking_out_of_the_project_means_building(tiny_project, pytester, builds,
+                                                                        tmp_path_factory):
+    """A change behind a link out of the project could not be seen: the model is built every run."""
+    pkg = pytester.path / "netpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(SETTINGS_MODEL)
+    outside = tmp_path_factory.mktemp("outside") / "settings.py"
+    outside.write_text("WIDTH = 3\n")
+    (pkg / "settings.py").symlink_to(outside)
+    tiny_project(SUITE.format(model='{factory: "netpkg:build", defined_by: [netpkg/]}', size=8))
+    for _ in range(2):
+        assert counts(pytester.runpytest("--edgecases", "--edgecases-device=cpu"))[0] == 24
+    assert builds == ["factory"] * 2
+
+
 def test_a_factory_without_defined_by_is_always_built(tiny_project, pytester, builds):
     (pytester.path / "settingsmodel.py").write_text(SETTINGS_MODEL)
     tiny_project(SUITE.format(model='{factory: "settingsmodel:build"}', size=8))
