@@ -617,17 +617,24 @@ def _image_folder(ctx: _Ctx, folder: Path, line: int, labels: tuple[str, ...]) -
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             _check_linked_folders(ctx, Path(dirpath), dirnames, line)
             # Resolved and made relative once per folder, not per file: suites list tens of thousands.
+            # The folder's links come from one listing (its entries' types), not an lstat per file.
             real_dir = os.path.realpath(dirpath)
+            real_base = Path(real_dir)
+            dir_inside = real_dir == root or real_dir.startswith(inside)   # a linked label folder may lead out
             rel_dir = os.path.relpath(dirpath, ctx.path.parent).replace(os.sep, "/")
+            with os.scandir(dirpath) as entries:
+                links = {e.name for e in entries if e.is_symlink()}
             for fname in sorted(filenames):
                 if fname.startswith(".") or os.path.splitext(fname)[1].lower() not in IMAGE_SUFFIXES:
                     continue
-                file = os.path.join(dirpath, fname)
-                resolved = os.path.realpath(file) if os.path.islink(file) else os.path.join(real_dir, fname)
-                if resolved != root and not resolved.startswith(inside):
-                    raise ctx.error(f"image '{_rel(Path(file), ctx.root)}' links outside the project root", line)
+                linked = fname in links
+                resolved = os.path.realpath(os.path.join(dirpath, fname)) if linked else ""
+                if not (resolved.startswith(inside) if linked else dir_inside):
+                    raise ctx.error(f"image '{_rel(Path(dirpath, fname), ctx.root)}' links outside the project root",
+                                    line)
+                path = Path(resolved) if linked else real_base / fname
                 examples.append(Example(path=fname if rel_dir == "." else f"{rel_dir}/{fname}",
-                                        file=Path(resolved), label=sub.name))
+                                        file=path, label=sub.name))
     if not examples:
         raise ctx.error(f"images folder '{shown}' holds no images", line,
                         hint=f"add images with one of: {', '.join(sorted(IMAGE_SUFFIXES))}")

@@ -129,6 +129,15 @@ def test_symlinked_folder_pointing_outside_the_root(tiny_project, pytester, tmp_
                   "  hint: keep data inside the project; symlinks out of it are refused too")
 
 
+def test_symlinked_label_folder_pointing_outside_the_root(tiny_project, pytester, tmp_path_factory, solid_image):
+    outside = tmp_path_factory.mktemp("outside")
+    solid_image(outside / "000.png", (200, 0, 0))
+    tiny_project(HEAD + "categories:\n  - name: linked\n    images: data/linked/\n")
+    (pytester.path / "data/linked").mkdir()
+    (pytester.path / "data/linked/red").symlink_to(outside, target_is_directory=True)
+    collect_error(pytester, "edgecases.yaml:7: image 'data/linked/red/000.png' links outside the project root")
+
+
 def test_symlinked_image_pointing_outside_the_root(tiny_project, pytester, tmp_path_factory, solid_image):
     outside = solid_image(tmp_path_factory.mktemp("outside") / "secret.png", (200, 0, 0))
     tiny_project(HEAD + CLEAN)
