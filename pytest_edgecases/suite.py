@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .errors import EdgecasesError, did_you_mean
 from .yamlload import LocDict, LocList, load_yaml
@@ -193,6 +193,12 @@ class _Ctx:
                              hint="keep data inside the project; symlinks out of it are refused too")
         return resolved
 
+    def paths_inside(self, raw: Any, line: int, what: str) -> Iterator[tuple[Any, int, Path]]:
+        """A path or a list of paths, each checked by path_inside in turn: (as written, its line, resolved)."""
+        for index, entry in enumerate(raw if isinstance(raw, LocList) else [raw]):
+            where = raw.line_of(index) if isinstance(raw, LocList) else line
+            yield entry, where, self.path_inside(entry, where, what)
+
 
 def _not_a_file(path: Path) -> str:
     """Why a path that should be a file is not: say "a folder" when it is one, not "does not exist"."""
@@ -342,14 +348,11 @@ def _defined_by(ctx: _Ctx, model: LocDict, kind: str) -> tuple[Path, ...]:
     raw, line = model["defined_by"], model.line_of("defined_by")
     if kind != "factory":
         raise ctx.error(f"a {kind} model is determined by its files already; remove defined_by:", line)
-    entries = raw if isinstance(raw, LocList) else [raw]
-    if not entries:
+    if isinstance(raw, LocList) and not raw:
         raise ctx.error("model.defined_by is empty", line,
                         hint="list the files or folders that define the model, e.g. [signs/], or remove it")
     paths: list[Path] = []
-    for index, entry in enumerate(entries):
-        where = raw.line_of(index) if isinstance(raw, LocList) else line
-        path = ctx.path_inside(entry, where, "model.defined_by")
+    for entry, where, path in ctx.paths_inside(raw, line, "model.defined_by"):
         if not path.exists():
             raise ctx.error(f"model.defined_by '{entry}' does not exist", where,
                             hint="name the model's source files or folders, relative to the suite file")
@@ -408,11 +411,8 @@ def _parse_preprocess(ctx: _Ctx, raw: Any, line: int) -> Preprocess:
 
 
 def _annotation_files(ctx: _Ctx, raw: Any, line: int) -> tuple[Path, ...]:
-    entries = raw if isinstance(raw, LocList) else [raw]
     files: list[Path] = []
-    for index, entry in enumerate(entries):
-        where = raw.line_of(index) if isinstance(raw, LocList) else line
-        target = ctx.path_inside(entry, where, "annotations")
+    for entry, where, target in ctx.paths_inside(raw, line, "annotations"):
         if target.is_dir():
             found = sorted(p for p in target.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
                            and not p.name.startswith("."))
@@ -627,12 +627,14 @@ def _image_folder(ctx: _Ctx, folder: Path, line: int, labels: tuple[str, ...]) -
             for fname in sorted(filenames):
                 if fname.startswith(".") or os.path.splitext(fname)[1].lower() not in IMAGE_SUFFIXES:
                     continue
-                linked = fname in links
-                resolved = os.path.realpath(os.path.join(dirpath, fname)) if linked else ""
-                if not (resolved.startswith(inside) if linked else dir_inside):
+                if fname in links:
+                    resolved = os.path.realpath(os.path.join(dirpath, fname))
+                    within, path = resolved.startswith(inside), Path(resolved)
+                else:
+                    within, path = dir_inside, real_base / fname
+                if not within:
                     raise ctx.error(f"image '{_rel(Path(dirpath, fname), ctx.root)}' links outside the project root",
                                     line)
-                path = Path(resolved) if linked else real_base / fname
                 examples.append(Example(path=fname if rel_dir == "." else f"{rel_dir}/{fname}",
                                         file=path, label=sub.name))
     if not examples:
