@@ -75,6 +75,18 @@ def open_report(browser: Any, path: Path, **context: Any) -> Watched:
     return watched
 
 
+def shows_text(locator: Any, text: str) -> None:
+    """Scrolled to, the element's rendered text (innerText, not textContent) comes to contain ``text``.
+
+    Gallery cards are ``content-visibility: auto``: Chromium skips a card far below the viewport,
+    and one the filter has just shown, until a frame finds it near the screen; until then its
+    innerText is "" (CI's Chromium, with other fonts, laid the gallery out lower and saw that).
+    So scroll to it as a reader would, then let Playwright retry while the frame comes.
+    """
+    locator.scroll_into_view_if_needed()
+    sync_api.expect(locator).to_contain_text(text, use_inner_text=True, timeout=5_000)
+
+
 def visible_cards(page: Any) -> int:
     """Gallery cards currently shown."""
     return page.locator("#gallery-cards .card:visible").count()
@@ -99,15 +111,19 @@ def test_report_from_a_hostile_run_renders_filters_and_runs_nothing(
 
     assert visible_cards(page) == 6
     assert page.locator("#gallery-cards img").count() == 6
-    assert page.evaluate("Array.from(document.querySelectorAll('#gallery-cards img'))"
-                         ".every(i => i.complete && i.naturalWidth > 0)")
+    # Thumbnails are loading="lazy": scrolled to, every one decodes (none is a broken data: URI).
+    for img in page.locator("#gallery-cards img").all():
+        img.scroll_into_view_if_needed()
+        sync_api.expect(img).to_have_js_property("complete", True, timeout=5_000)
+        assert img.evaluate("i => i.naturalWidth") > 0
+    page.evaluate("window.scrollTo(0, 0)")
     form = page.locator("#filters")
     assert form.is_visible()
     form.locator("select[name=status]").select_option("regression")
     assert visible_cards(page) == 1 and page.locator("#shown-count").inner_text() == "1"
     form.locator("select[name=status]").select_option("waived")
     assert visible_cards(page) == 1
-    assert "waiver until 2999-12-31" in page.locator("#gallery-cards .card:visible").inner_text()
+    shows_text(page.locator("#gallery-cards .card:visible"), "waiver until 2999-12-31")
     form.locator("select[name=status]").select_option("")
     # Only categories with something in the gallery are offered.
     assert form.locator("select[name=category] option").all_inner_texts() == ["all", "dark"]
@@ -195,7 +211,7 @@ def test_hostile_error_messages_are_text(browser: Any, tiny_project: Callable[..
     w = open_report(browser, pytester.path / "edgecases-report.html")
     cards = w.page.locator("#gallery-cards .card")
     assert cards.count() == 4
-    assert cards.first.locator(".pred.over").inner_text() == f"the model raised RuntimeError: {HOSTILE}"
+    shows_text(cards.first.locator(".pred.over"), f"the model raised RuntimeError: {HOSTILE}")
     for i in range(cards.count()):
         cards.nth(i).hover()
     w.assert_clean("Edge-case report")
