@@ -141,6 +141,17 @@ def _check_device(device: str) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Let go of the run's predictions and results before pytest's closing garbage collections
+    (twice in pytest 9, 0.1 s apiece with 20,000 examples alive: a tenth of a warm rerun).
+
+    Nothing reads them after the terminal summary; tryfirst puts this before pytest's own unconfigure.
+    """
+    if SESSION_KEY in config.stash:
+        session_of(config).release()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Scope pytest_edgecases_load_model as pytest scopes conftest hooks: to the suites below it."""
     if SESSION_KEY in session.config.stash:
@@ -257,6 +268,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.edgecases = result.to_dict(examples=worker)
         if not worker:
             session_of(item.config).local_results[report.nodeid] = result
+        item.result = None   # handed on: the item need not keep 20,000 examples' results alive
         report.edgecases_description = item.category.description  # type: ignore[attr-defined]
         if item.config.pluginmanager.hasplugin("html") and item.config.getoption("htmlpath", None):
             _attach_html_extras(item, report, result)

@@ -402,6 +402,17 @@ class EdgecasesSession:
             except OSError:
                 pass
 
+    def release(self) -> None:
+        """Forget the per-example state of a run that is over and reported.
+
+        pytest collects garbage as it exits; 20,000 examples' predictions and results left alive
+        make each pass walk some 300,000 objects. Clearing, not just dropping the session: the
+        last failure's traceback, which pytest keeps for post-mortem debugging, holds it.
+        """
+        for held in (self.results, self.local_results, self.predictions, self.keys, self.shas,
+                     self.loaded, self.selected):
+            held.clear()
+
     # -- judging ------------------------------------------------------------------------------
     def judge(self, suite: Suite, category: Category, index: int = 0) -> CategoryResult:
         """Judge one category from the session's predictions; raises EdgecasesError if it cannot be."""

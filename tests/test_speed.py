@@ -240,3 +240,41 @@ def test_a_run_leaves_the_collector_on(tiny_project, pytester):
     (pytester.path / "edgecases.yaml").write_text("suite: [broken\n")
     pytester.runpytest("--edgecases")
     assert gc.isenabled()
+
+
+#: A conftest that watches each category's results through weak references and, as the run closes
+#: (after the plugin has let go, before pytest's closing garbage collections), writes how many of
+#: each category's are still alive.
+WATCHING_CONFTEST = '''
+import collections
+import weakref
+import pytest
+
+watched = collections.defaultdict(list)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item, call):   # firstresult: look, return None, let pytest make it
+    result = getattr(item, "result", None)
+    if call.when == "call" and result is not None:
+        watched[item.name].append(weakref.ref(result))
+        watched[item.name].extend(weakref.ref(e) for e in result.examples)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    with open("alive.txt", "w") as f:
+        for name, refs in sorted(watched.items()):
+            f.write(f"{name} {len(refs)} {sum(ref() is not None for ref in refs)}\\n")
+'''
+
+
+def test_results_are_let_go_before_pytests_closing_collections(tiny_project, pytester):
+    """pytest collects garbage twice as it exits; the results (20,000 examples in a big suite) are
+    freed before that, by reference counting, so those passes have little to walk. (pytest keeps
+    the last failure's exception for post-mortem debugging, and with it that category's result.)"""
+    tiny_project()
+    pytester.makeconftest(WATCHING_CONFTEST)
+    pytester.runpytest_subprocess("--edgecases").assert_outcomes(passed=1, failed=1)
+    alive = (pytester.path / "alive.txt").read_text().splitlines()
+    assert alive[0] == "clean 13 0" and alive[1].startswith("dark 13 ")
