@@ -328,6 +328,15 @@ def test_review_queue_baseline_and_agreement_sections() -> None:
     assert html.count("Conflicts") == 1
 
 
+def test_review_entries_from_a_caller_need_not_be_complete() -> None:
+    """ReportContext is public: an entry lacking what a stub names is listed without one (no
+    KeyError), and a stub the caller wrote is shown as given."""
+    html = render_report([], ReportContext(review_queue=[{"image": "a.png", "category": "c"},
+                                                         {"image": "b.png", "yaml": "  - image: given.png"}]))
+    assert "a.png" in html and "b.png" in html
+    assert html.count('<pre class="stub"') == 1 and "  - image: given.png</pre>" in html
+
+
 @pytest.mark.parametrize(("p", "words"), [(0.0001, "p < 0.001: almost certainly"), (0.03, "probably a real"),
                                          (0.07, "weak evidence"), (0.6, "consistent with noise"),
                                          (None, "no paired examples")])

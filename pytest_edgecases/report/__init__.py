@@ -418,6 +418,15 @@ def _review(context: ReportContext) -> dict[str, Any] | None:
     entries = [e for e in context.review_queue if isinstance(e, Mapping)]
     if not entries:
         return None
-    shown = [{k: e.get(k) for k in keys} | {"yaml": stub_yaml(e)}
-             for e in entries[:LIST_CAP]]
+    shown = [{k: e.get(k) for k in keys} | {"yaml": _stub(e)} for e in entries[:LIST_CAP]]
     return {"entries": shown, "more": max(0, len(entries) - LIST_CAP), "total": len(entries)}
+
+
+def _stub(entry: Mapping[str, Any]) -> str | None:
+    """The entry's annotation stub: the one given, else one written now (only the shown entries pay
+    for it); none for a caller's entry that lacks what a stub names."""
+    if entry.get("yaml"):
+        return str(entry["yaml"])
+    if all(entry.get(k) is not None for k in ("image", "category", "label", "reason")):
+        return stub_yaml(dict(entry))
+    return None
