@@ -374,19 +374,18 @@ def thread_plan(device: torch.device, cores: int | None = None) -> tuple[int, in
 
 
 def predict(jobs: Sequence[Job], model: torch.nn.Module, pre: Preprocessor, device: torch.device,
-            n_labels: int, batch_size: int = 32, precision: str = "fp32", threads: int | None = None,
+            n_labels: int, batch_size: int = 32, precision: str = "fp32",
             progress: Callable[[int, int], None] | None = None) -> Iterator[dict[str, Prediction]]:
     """Yield predictions batch by batch (so callers can cache them as they come).
 
     Decoding runs in a small thread pool a bounded distance ahead of the forward pass: the
-    device stays busy while memory stays flat (no image tensor outlives its batch).
-    ``threads`` sets the decode threads; by default thread_plan picks them and torch's.
+    device stays busy while memory stays flat (no image tensor outlives its batch). thread_plan
+    picks the decode threads and torch's.
     """
     dtype = PRECISIONS[precision]
     autocast = dtype != torch.float32
     done = 0
     decode, torch_threads = thread_plan(device)
-    decode = threads or decode
     window = max(2, decode) * batch_size
     before = torch.get_num_threads()
     if device.type == "cpu":
@@ -410,9 +409,8 @@ def predict(jobs: Sequence[Job], model: torch.nn.Module, pre: Preprocessor, devi
             while pending:
                 out, batch_jobs, tensors = _take_batch(pending, batch_size)
                 refill()
-                if tensors:
+                if tensors:   # _forward empties the list: the batch's images go before the caller sees them
                     out.update(_forward(batch_jobs, tensors, model, pre, device, n_labels, dtype, autocast))
-                del tensors   # the batch's images go here, before the caller sees its predictions
                 done += len(out)
                 if progress:
                     progress(done, len(jobs))

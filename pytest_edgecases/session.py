@@ -384,8 +384,6 @@ class EdgecasesSession:
 
     def _run_lock(self) -> Any:
         if not self.run_id:
-            import contextlib
-
             return contextlib.nullcontext()
         from filelock import FileLock
 

@@ -36,6 +36,7 @@ Determinism
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import math
@@ -175,12 +176,13 @@ class Level:
     id: str  #: "" when the transform lists no levels, else e.g. "sigma=1"
     ops: tuple[Op, ...]
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """Canonical, stable string of the ops and their parameters (JSON, sorted keys).
 
         Equal for equal ops whatever the level id or the YAML spelling
         (``sigma: 1`` and ``sigma: 1.0``); includes :data:`IMPLEMENTATION_VERSION`.
+        Computed once: seed_for asks for it per example (20,000 times for a big level).
         """
         ops = [[op.name, {k: (list(v) if isinstance(v, tuple) else v) for k, v in op.params}] for op in self.ops]
         return json.dumps(
