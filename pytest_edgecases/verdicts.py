@@ -129,24 +129,27 @@ def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: M
                                 f"{category.group_by}={worst} trails {category.group_by}={best}"))
     checks.extend(extra_checks)
     return CategoryResult(
-        suite=suite.name, suite_file=suite.display, category=category.test_name, base=category.name,
-        level=category.level_id, description=category.description, passed=all(c.passed for c in checks),
+        **_identity(suite, category), passed=all(c.passed for c in checks),
         n_examples=len(results), n_scored=n, n_correct=n_correct, accuracy=accuracy, ci_low=low, ci_high=high,
         failures_by_severity=by_sev, regressions=regressions, fixed=fixed, checks=checks, examples=results,
-        groups=groups, group_by=category.group_by, labels=list(suite.labels),
-        thresholds={**thresholds_dict(category), "review_confidence_below": suite.review_confidence_below},
-        run=dict(run or {}), agreement=agreement(results))
+        groups=groups, run=dict(run or {}), agreement=agreement(results))
 
 
 def unjudged(suite: Suite, category: Category, index: int, message: str) -> CategoryResult:
     """A category that could not be judged at all (no model, a bad baseline): failed, with the reason."""
     return CategoryResult(
-        suite=suite.name, suite_file=suite.display, category=category.test_name, base=category.name,
-        level=category.level_id, description=category.description, passed=False,
+        **_identity(suite, category), passed=False,
         n_examples=len(category.examples), n_scored=0, n_correct=0, accuracy=None, ci_low=None, ci_high=None,
         failures_by_severity={s: 0 for s in SEVERITIES}, regressions=0, fixed=0,
-        checks=[Check("judged", "no", "yes", False, message)], examples=[], group_by=category.group_by,
-        labels=list(suite.labels), thresholds=thresholds_dict(category), error=message, index=index)
+        checks=[Check("judged", "no", "yes", False, message)], examples=[], error=message, index=index)
+
+
+def _identity(suite: Suite, category: Category) -> dict[str, Any]:
+    """What a category's result says about the category itself, judged or not (one shape for both)."""
+    return dict(suite=suite.name, suite_file=suite.display, category=category.test_name, base=category.name,
+                level=category.level_id, description=category.description, group_by=category.group_by,
+                labels=list(suite.labels),
+                thresholds={**thresholds_dict(category), "review_confidence_below": suite.review_confidence_below})
 
 
 def group_accuracy(results: Sequence[ExampleResult], column: str) -> dict[str, dict[str, Any]]:

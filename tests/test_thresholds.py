@@ -15,7 +15,7 @@ import pytest
 from pytest_edgecases.annotations import Annotation, Review, Waiver
 from pytest_edgecases.records import Prediction
 from pytest_edgecases.suite import Category, Example, Suite, Thresholds, Preprocess
-from pytest_edgecases.verdicts import Scored, example_result, judge
+from pytest_edgecases.verdicts import Scored, example_result, judge, unjudged
 
 HEAD = """
 suite: colours
@@ -286,3 +286,19 @@ def test_judge_leaves_ambiguous_examples_out_of_accuracy_and_counts():
     judged = judge(suite, cat, items, reviews, today=TODAY)
     assert (judged.n_scored, judged.accuracy, judged.passed) == (0, None, False)
     assert [c.name for c in judged.checks if not c.passed] == ["min_examples"]
+
+
+def test_an_unjudged_category_names_itself_as_a_judged_one_does():
+    """NOT JUDGED rows carry the same identity and thresholds (review_confidence_below included) as
+    judged rows, so the results file has one shape."""
+    suite = Suite(name="s", path=Path("/project/s.yaml"), root=Path("/project"), labels=LABELS, model=None,
+                  preprocess=Preprocess(), categories=(), review_confidence_below=0.6)
+    cat = category(min_accuracy=0.9)
+    judged = judge(suite, cat, [scored(predicted=0)], {}, today=TODAY).to_dict()
+    failed = unjudged(suite, cat, 3, "the model did not load").to_dict()
+    same = ("suite", "suite_file", "category", "base", "level", "description", "group_by", "labels", "thresholds")
+    assert {k: failed[k] for k in same} == {k: judged[k] for k in same}
+    assert "review_confidence_below" in failed["thresholds"]
+    assert (failed["passed"], failed["error"], failed["index"], failed["examples"]) == (
+        False, "the model did not load", 3, [])
+
