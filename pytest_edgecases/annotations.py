@@ -185,7 +185,9 @@ def _read_file(suite: Suite, file: Path, by_image: Mapping[str, list[str]],
     if date is not None and not isinstance(date, (dt.date, str)):
         raise error("date must be a date like 2026-11-20", doc.line_of("date"))
     if isinstance(date, str):
-        _parse_date(date, lambda m: error(m, doc.line_of("date")))
+        date = _parse_date(date, lambda m: error(m, doc.line_of("date")))
+    # One spelling, so that rounds sort by date (a string " 2027-01-05" would sort before "2026-…").
+    date_text = date.isoformat() if isinstance(date, dt.date) else ""
     examples = doc.get("examples") or LocList()
     if not isinstance(examples, LocList):
         raise error("examples must be a list of entries", doc.line_of("examples"))
@@ -195,7 +197,7 @@ def _read_file(suite: Suite, file: Path, by_image: Mapping[str, list[str]],
         line = examples.line_of(index)
         if not isinstance(entry, LocDict):
             raise error("each entry must be a mapping starting with image:", line)
-        ann = _entry(suite, entry, line, str(reviewer or "").strip(), str(date or ""), shown, by_image, synthetic,
+        ann = _entry(suite, entry, line, str(reviewer or "").strip(), date_text, shown, by_image, synthetic,
                      error)
         key = (ann.category, ann.image)
         if key in seen:
@@ -262,10 +264,13 @@ def _entry(suite: Suite, entry: LocDict, line: int, file_reviewer: str, date: st
     sha = entry.get("sha256")
     if sha is not None and (not isinstance(sha, str) or len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha.lower())):
         raise error("sha256 must be 64 hex digits (the image's SHA-256)", entry.line_of("sha256"))
-    reviewer = entry.get("reviewer") or file_reviewer
+    reviewer = entry.get("reviewer")
+    if reviewer is not None and (not isinstance(reviewer, str) or not reviewer.strip()):
+        raise error("reviewer must be a name", entry.line_of("reviewer"))
+    reviewer = (reviewer or "").strip() or file_reviewer
     if not reviewer:
         raise error("who reviewed this? add reviewer: at the top of the file", line)
-    return Annotation(reviewer=str(reviewer), file=shown, line=line, image=norm, category=category,
+    return Annotation(reviewer=reviewer, file=shown, line=line, image=norm, category=category,
                       verdict=verdict, label=label, accept=tuple(accept_raw), predicted=predicted,
                       severity=severity, comment=comment.strip(),
                       waiver=_waiver(entry, error) if entry.get("waiver") is not None else None,

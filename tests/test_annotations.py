@@ -357,6 +357,39 @@ def test_a_reviewers_later_round_replaces_the_earlier_one(tiny_project, pytester
     assert review.verdict == "incorrect" and not review.conflict
 
 
+@pytest.mark.parametrize("later", ["' 2027-01-05'", "'20270105'", "2027-01-05 08:00:00"])
+def test_review_rounds_sort_by_date_however_it_is_spelled(project, pytester, later):
+    """A date with a space, in ISO basic form or as a timestamp is still later than 2026-12-31."""
+    write(pytester.path, "reviews/a-later.yaml", f"""
+        reviewer: alice
+        date: {later}
+        examples:
+          - {{image: data/dark/red/000.png, verdict: incorrect}}
+    """)
+    write(pytester.path, "reviews/b-earlier.yaml", """
+        reviewer: alice
+        date: 2026-12-31
+        examples:
+          - {image: data/dark/red/000.png, verdict: correct}
+    """)
+    review = project()[("dark", "data/dark/red/000.png")]
+    assert [(a.reviewer, a.verdict, a.date[:10]) for a in review.entries] == [("alice", "incorrect", "2027-01-05")]
+
+
+@pytest.mark.parametrize("value", ["7", "'  '", "[alice]"])
+def test_an_entrys_reviewer_must_be_a_name(project, pytester, value):
+    """As the schema says: a name, or absent (then the file's reviewer); the error names the line."""
+    write(pytester.path, "reviews/alice.yaml", f"""
+        reviewer: alice
+        examples:
+          - image: data/dark/red/000.png
+            verdict: correct
+            reviewer: {value}
+    """)
+    with pytest.raises(EdgecasesError, match=r"reviews/alice.yaml:5: reviewer must be a name"):
+        project()
+
+
 def test_without_category_a_review_applies_to_the_images_real_category(tiny_project, pytester):
     """Synthetic levels show transformed pixels: a review of the original image names only its real category."""
     import textwrap
