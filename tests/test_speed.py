@@ -275,6 +275,6 @@ def test_results_are_let_go_before_pytests_closing_collections(tiny_project, pyt
     the last failure's exception for post-mortem debugging, and with it that category's result.)"""
     tiny_project()
     pytester.makeconftest(WATCHING_CONFTEST)
-    pytester.runpytest_subprocess("--edgecases").assert_outcomes(passed=1, failed=1)
+    pytester.runpytest("--edgecases").assert_outcomes(passed=1, failed=1)
     alive = (pytester.path / "alive.txt").read_text().splitlines()
     assert alive[0] == "clean 13 0" and alive[1].startswith("dark 13 ")
