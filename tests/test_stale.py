@@ -5,17 +5,14 @@ callable and label set. These cover the rest of the key (precision, library vers
 files, a synthetic transform) and the two shortcuts a rerun takes: the stat-keyed digest memo
 (an image rewritten behind an unchanged-looking stat) and the model-recipe memo that lets a rerun
 skip building a file-determined model (torchvision + weights, TorchScript, a factory with
-defined_by:). Then Ctrl-C.
+defined_by:). Ctrl-C mid-run is test_hardening_runs.py's run-ctrl-c case.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -325,59 +322,3 @@ def test_a_changed_transform_is_inferred_again(tiny_project, pytester):
     assert counts(pytester.runpytest("--edgecases")) == (36, 36, 0)
     suite.write_text(text + "  - name: grey\n    from: clean\n    transform: {brightness: 0.3}\n")
     assert counts(pytester.runpytest("--edgecases")) == (36, 12, 24)
-
-
-#: Sleeps in every forward pass once SLOW_MODEL is set, and logs each batch it finishes.
-SLOW_MODEL = '''
-import os
-import time
-
-from tinymodel import Net
-
-
-class SlowNet(Net):
-    def forward(self, x):
-        out = super().forward(x)
-        if os.environ.get("SLOW_MODEL"):
-            time.sleep(0.4)
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "batches.log"), "a") as f:
-            f.write(f"{x.shape[0]}\\n")
-        return out
-
-
-def build(bias=0.0):
-    return SlowNet(bias)
-'''
-
-
-def test_ctrl_c_mid_run_leaves_a_cache_the_rerun_uses(tiny_project, pytester):
-    suite = tiny_project(clean=10, dark=10)   # 40 different images: 10 batches of 4
-    suite.write_text(suite.read_text().replace('"tinymodel:build"', '"slowmodel:build"'))
-    (pytester.path / "slowmodel.py").write_text(SLOW_MODEL)
-    log = pytester.path / "batches.log"
-    cmd = [sys.executable, "-m", "pytest", "--edgecases", "--edgecases-batch-size=4", "-p", "no:cacheprovider",
-           "--edgecases-cache-dir=preds", "-p", "no:xdist"]
-    env = {**os.environ, "SLOW_MODEL": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen(cmd, cwd=pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not log.exists() or len(log.read_text().split()) < 3):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    out = proc.communicate(timeout=120)[0].decode()
-    assert proc.returncode == 2, out            # pytest's exit code for an interrupted run
-    assert "KeyboardInterrupt" in out
-    finished = len(log.read_text().split())
-    assert 3 <= finished < 10, out              # interrupted mid-run, with batches done
-
-    log.unlink()
-    rerun = pytester.runpytest("--edgecases", "--edgecases-batch-size=4", "-p", "no:cacheprovider",
-                               "--edgecases-cache-dir=preds", "--edgecases-results=rerun.json")
-    images, inferred, cached = counts(rerun)
-    # Every batch the model finished before Ctrl-C was written (the one it was in may not have been).
-    assert images == 40 and cached + inferred == 40 and cached % 4 == 0
-    assert cached >= 4 * (finished - 1), (finished, cached)
-    assert sum(int(n) for n in log.read_text().split()) == inferred
-    rerun.assert_outcomes(passed=1, failed=1)
-    fresh = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-no-cache",
-                               "--edgecases-results=fresh.json")
-    assert predictions(pytester.path / "rerun.json") == predictions(pytester.path / "fresh.json")
