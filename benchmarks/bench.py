@@ -133,7 +133,6 @@ def bench_model(root: Path, model: str, n: int, args: argparse.Namespace) -> dic
     # Each round's cold run against that round's faster plain loop: runs minutes apart share the
     # machine's load, so the median of these paired ratios is steadier than a ratio of medians.
     paired = statistics.median(c.seconds / min(v[i] for v in plains.values()) for i, c in enumerate(colds))
-    plain_s = min(statistics.median(v) for v in plains.values())
     others = ", ".join(f"torch on {t} thread(s) {statistics.median(v):.1f}s" for t, v in plains.items())
     record(f"{name}: cold run / plain loop", f"{paired:.2f}x (median of {len(colds)} paired rounds; medians: "
            f"plugin {cold_s:.1f}s, plain loop {others})", "<= 1.10x", paired <= 1.10)
@@ -201,7 +200,7 @@ def bench_xdist(root: Path, n: int, args: argparse.Namespace) -> None:
     record("pytest -n 2: same verdicts and numbers as -n 0", "identical" if same else "DIFFERENT",
            "identical", same)
     plain_out = root / "plain.json"
-    plain(root, "small", args.batch_size, 1, plain_out)
+    check(plain(root, "small", args.batch_size, 1, plain_out), "plain loop")
     ref = json.loads(plain_out.read_text())
     got = {path: (pred, conf) for (_, path), (pred, conf, _) in examples(root / "serial.json").items()}
     labels = workload.LABELS
@@ -221,11 +220,17 @@ def bench_memory(small: dict[int, dict[str, float]]) -> None:
                "info", None)
 
 
-def bench_startup(work: Path, rounds: int) -> None:
-    """pytest --co in an empty folder, the plugin loaded vs -p no:edgecases, interleaved."""
+def empty_project(work: Path) -> Path:
+    """A folder with nothing to collect: what pytest costs by itself."""
     empty = work / "empty"
     empty.mkdir(exist_ok=True)
     (empty / "pytest.ini").write_text("[pytest]\n")
+    return empty
+
+
+def bench_startup(work: Path, rounds: int) -> None:
+    """pytest --co in an empty folder, the plugin loaded vs -p no:edgecases, interleaved."""
+    empty = empty_project(work)
     print(f"\n== start-up ({load()})", flush=True)
     base = [PY, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider"]
     with_plugin, without = [], []
@@ -251,7 +256,7 @@ def bench_collection(work: Path, rounds: int) -> None:
         assert m and m[1] == "1000", r.output[-1000:]
         walls.append(r.seconds)
         inner.append(float(m[2]))
-    empty = run([PY, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider"], work / "empty").seconds
+    empty = run([PY, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider"], empty_project(work)).seconds
     record("collecting a suite of 1,000 categories", f"{statistics.median(inner):.2f}s as pytest times it "
            f"(process {statistics.median(walls):.2f}s, of which {empty:.2f}s is pytest starting in an empty folder)",
            "under 1 s", statistics.median(inner) < 1.0)
@@ -280,7 +285,7 @@ def main() -> None:
     small: dict[int, dict[str, float]] = {}
     if "models" in only or "xdist" in only:
         t = time.perf_counter()
-        root = workload.build_project(work, 2000, "small")
+        root = workload.build_project(work, 2000)
         print(f"2,000 images ready in {time.perf_counter() - t:.0f}s", flush=True)
     if "models" in only:
         for model in args.models.split(","):
@@ -291,7 +296,7 @@ def main() -> None:
         bench_xdist(root, 2000, args)
     if "models" in only and not args.quick:
         t = time.perf_counter()
-        big = workload.build_project(work, 20000, "small")
+        big = workload.build_project(work, 20000)
         print(f"\n20,000 images ready in {time.perf_counter() - t:.0f}s", flush=True)
         for model in args.big_models.split(","):
             figures = bench_model(big, model, 20000, argparse.Namespace(**{**vars(args), "repeat": 1}))

@@ -132,18 +132,13 @@ def suite_text(model: str, name: str = "bench", defined_by: bool = False) -> str
             f"defaults: {{min_accuracy: 0.0}}\ncategories:\n{cats}\n")
 
 
-def build_project(workdir: Path, n: int, model: str) -> Path:
-    """A project folder with n images and a suite for ``model``; returns the folder."""
+def build_project(workdir: Path, n: int) -> Path:
+    """A project folder with n images and the models' weights; returns the folder. (bench.activate
+    writes the one suite each run uses.)"""
     root = workdir / f"images{n}"
     root.mkdir(parents=True, exist_ok=True)
     build_images(root, n)
     build_models(root)
-    for m in MODELS:
-        (root / f"{m}.edgecases.yaml.off").write_text(suite_text(m))
-    # One active suite per run: the benchmark copies the chosen one into place.
-    for old in root.glob("*.edgecases.yaml"):
-        old.unlink()
-    (root / f"{model}.edgecases.yaml").write_text(suite_text(model))
     (root / "pytest.ini").write_text("[pytest]\n")   # the project's own rootdir, no inherited options
     return root
 
