@@ -294,6 +294,7 @@ class EdgecasesSession:
         # predictions and the model key it computed, and need not build the model or import torch.
         with self._run_lock():
             known = self._known_model(suite, versions, recipe, cache)
+            looked_up = None
             if known is not None:
                 env_key, fingerprint, device_name = known
                 jobs, found = self._lookup(suite, categories, env_key, cache)
@@ -301,7 +302,8 @@ class EdgecasesSession:
                     self.predictions.update(found)
                     self._ran(suite, started, fingerprint, device_name, versions, jobs, [], found)
                     return
-            self._infer_built(suite, categories, cache, versions, recipe, started)
+                looked_up = (env_key, jobs, found)
+            self._infer_built(suite, categories, cache, versions, recipe, started, looked_up)
 
     def _lookup(self, suite: Suite, categories: Sequence[Category], env_key: str,
                 cache: PredictionCache) -> tuple[dict[str, tuple], dict[str, Prediction]]:
@@ -325,8 +327,13 @@ class EdgecasesSession:
         return self._env_key(fingerprint, suite, "", versions, device), fingerprint, device
 
     def _infer_built(self, suite: Suite, categories: Sequence[Category], cache: PredictionCache,
-                     versions: dict[str, str], recipe: str | None, started: float) -> None:
-        """Build the model, then infer what the cache does not hold."""
+                     versions: dict[str, str], recipe: str | None, started: float,
+                     looked_up: tuple[str, dict[str, tuple], dict[str, Prediction]] | None = None) -> None:
+        """Build the model, then infer what the cache does not hold.
+
+        ``looked_up`` is (model key, jobs, found) from a lookup before building (a known model with
+        some images new): reused when the built model has that key, as it does unless something changed.
+        """
         from . import engine  # torch is imported here, once --edgecases has been asked for
 
         device = engine.resolve_device(self.options.device)
@@ -338,7 +345,10 @@ class EdgecasesSession:
             cache.put_model(recipe, fingerprint)
         if self.run_id:
             cache.put_run(self.run_id, str(suite.path), {"env": env_key, "model": fingerprint, "device": str(device)})
-        jobs, found = self._lookup(suite, categories, env_key, cache)
+        if looked_up is not None and looked_up[0] == env_key:
+            _, jobs, found = looked_up
+        else:
+            jobs, found = self._lookup(suite, categories, env_key, cache)
         try:
             missing = [engine.Job(key=key, file=file, transform=transform, seed=seed, sha256=sha)
                        for key, (file, transform, seed, sha) in jobs.items() if key not in found]

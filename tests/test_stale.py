@@ -19,6 +19,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from conftest import write_images
 from pytest_edgecases import engine, session as session_module
 
 SUITE = """
@@ -214,6 +215,30 @@ def test_a_factory_defined_by_its_files_is_built_again_only_when_one_changes(tin
     assert builds == ["factory"] * 4
     assert counts(pytester.runpytest(*args)) == (24, 0, 24)
     assert builds == ["factory"] * 4
+
+
+def test_one_new_image_for_a_model_known_from_its_files_is_looked_up_once(tiny_project, pytester, builds,
+                                                                         monkeypatch):
+    """The model is known from its files, but one image is new: the model is built for that one image,
+    and the examples looked up before building are not looked up again (20,000 of them, half a second)."""
+    from pytest_edgecases.cache import PredictionCache
+
+    (pytester.path / "settingsmodel.py").write_text(SETTINGS_MODEL)
+    tiny_project(SUITE.format(model='{factory: "settingsmodel:build", defined_by: settingsmodel.py}', size=8))
+    args = ("--edgecases", "--edgecases-device=cpu")
+    assert counts(pytester.runpytest(*args)) == (24, 24, 0)
+    lookups: list[int] = []
+    real = PredictionCache.get_many
+
+    def counting(self, keys):
+        keys = list(keys)
+        lookups.append(len(keys))
+        return real(self, keys)
+
+    monkeypatch.setattr(PredictionCache, "get_many", counting)
+    write_images(pytester.path, "data/clean", {"red": 7})   # red/006.png is new
+    assert counts(pytester.runpytest(*args)) == (25, 1, 24)
+    assert lookups == [25] and builds == ["factory", "factory"]
 
 
 def test_a_defined_by_folder_linking_out_of_the_project_means_building(tiny_project, pytester, builds,
