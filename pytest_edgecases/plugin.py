@@ -82,7 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "synthetic: a level of a synthetic (transformed) edge-case category")
     if not enabled(config):
         return
-    from .session import EdgecasesSession, Options
+    from .session import PRECISIONS, EdgecasesSession, Options
 
     try:
         batch_size = int(_get(config, "batch-size"))
@@ -92,8 +92,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--edgecases-batch-size must be a whole number >= 1, "
                                 f"got {_get(config, 'batch-size')!r}") from None
     precision = str(_get(config, "precision")).lower()
-    if precision not in ("fp32", "bf16", "fp16"):
-        raise pytest.UsageError(f"--edgecases-precision must be fp32, bf16 or fp16, got {precision!r}")
+    if precision not in PRECISIONS:
+        raise pytest.UsageError(f"--edgecases-precision must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}, "
+                                f"got {precision!r}")
     device = str(_get(config, "device")).lower()
     if not (device in ("auto", "cpu", "cuda", "mps") or (device.startswith("cuda:") and device[5:].isdigit())):
         raise pytest.UsageError(f"--edgecases-device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")

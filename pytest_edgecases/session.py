@@ -59,7 +59,7 @@ class Loaded:
     reviews: dict[tuple[str, str], Review] = field(default_factory=dict)
 
 
-#: Inference precisions (engine.PRECISIONS maps them to dtypes; this copy needs no torch).
+#: Inference precisions, checked when pytest is configured (engine.PRECISIONS maps them to dtypes).
 PRECISIONS = ("fp32", "bf16", "fp16")
 #: Part of every cache key: bump it when the plugin's own inference code changes numbers
 #: (memory format, resize, normalisation order), so a cache written before is not reused.
@@ -288,8 +288,6 @@ class EdgecasesSession:
     def _infer_suite(self, suite: Suite, categories: Sequence[Category], cache: PredictionCache,
                      versions: dict[str, str], recipe: str | None) -> None:
         started = time.perf_counter()
-        if self.options.precision not in PRECISIONS:
-            raise EdgecasesError(f"--edgecases-precision={self.options.precision}: use fp32, bf16 or fp16")
         # Under xdist the first worker to take the lock infers; the others wait (asleep), then find its
         # predictions and the model key it computed, and need not build the model or import torch.
         with self._run_lock():
