@@ -59,7 +59,6 @@ __all__ = [
     "apply",
     "expand",
     "format_keypath",
-    "library_versions",
     "seed_for",
 ]
 
@@ -204,24 +203,6 @@ def seed_for(identity: str, level: Level) -> int:
         raise TypeError(f"identity must be a str, got {type(identity).__name__}")
     digest = hashlib.sha256(identity.encode("utf-8") + b"\x00" + level.key.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big")
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries whose code computes the pixels (for cache keys).
-
-    The output of :func:`apply` is fixed for fixed versions of these; a
-    prediction cache for synthetic images should include them in its key.
-    Does not import the libraries.
-    """
-    from importlib import metadata
-
-    out = {"pytest-edgecases.transforms": str(IMPLEMENTATION_VERSION)}
-    for dist in ("pillow", "numpy", "torch", "torchvision"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:  # pragma: no cover
-            out[dist] = "missing"
-    return out
 
 
 # ------------------------------------------------------------------------- expand
