@@ -368,10 +368,7 @@ def _parse_step(item: Any, path: tuple[str | int, ...]) -> _Step:
     if isinstance(raw_params, Mapping):
         entries = [(k, v, here + (k,)) for k, v in raw_params.items()]
     elif raw_params is None:
-        raise TransformError(
-            f"{name} requires {spec.primary!r}, e.g. {{{name}: {_fmt_example(spec)}}} ({_param_listing(spec)})",
-            here,
-        )
+        entries = []   # {op: } names no value: the primary-parameter check below says so
     else:
         entries = [(spec.primary, raw_params, here)]
 
@@ -779,7 +776,7 @@ def _occlusion(img: Any, p: dict[str, Any], op_seed: bytes) -> Any:
     the image is split into a grid of ``patches`` equal cells and each cell gets
     one rectangle of ``area`` of the cell, with the cell's aspect ratio, at a
     seeded random position inside it.  So patches never overlap and together
-    cover ``area`` of the image to the nearest pixel.
+    cover ``area`` of the image to within 1% (_patch_size trades that for cell-shaped patches).
     """
     arr = _to_array(img).copy()
     h, w = arr.shape[:2]
