@@ -6,6 +6,7 @@ twice in one process.
 """
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 from typing import Callable, Iterator
@@ -60,6 +61,13 @@ class Net(torch.nn.Module):
 def build(bias=0.0):
     return Net(bias)
 '''
+
+
+def inferred_line(result: pytest.RunResult) -> tuple[int, int, int]:
+    """(images, inferred, from cache) from the session's 'edgecases: colours: …' line."""
+    match = re.search(r"edgecases: colours: (\d+) images, (\d+) inferred, (\d+) from cache", result.stdout.str())
+    assert match, result.stdout.str()
+    return int(match[1]), int(match[2]), int(match[3])
 
 
 def write_images(root: Path, folder: str, counts: dict[str, int], brightness: float = 1.0,

@@ -26,6 +26,7 @@ import pytest
 
 import pytest_edgecases
 from pytest_edgecases import files
+from conftest import inferred_line
 from test_hardening import HEAD, SUITE, Project, assert_clean
 
 #: Where this checkout's plugin lives: subprocesses must import it, not another installed copy.
@@ -75,14 +76,6 @@ def intact(cache: Path) -> None:
     """The prediction cache is a sound SQLite file."""
     with contextlib.closing(sqlite3.connect(cache)) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-
-
-def counts(result: pytest.RunResult | str) -> tuple[int, int]:
-    """(inferred, from cache) of the run's one suite."""
-    text = result if isinstance(result, str) else result.stdout.str()
-    found = re.search(r"edgecases: colours: \d+ images, (\d+) inferred, (\d+) from cache", text)
-    assert found, text
-    return int(found.group(1)), int(found.group(2))
 
 
 @pytest.fixture
@@ -153,7 +146,7 @@ def test_ctrl_c_during_inference(project: Project, monkeypatch: pytest.MonkeyPat
     result = project.run()
     result.assert_outcomes(passed=1, failed=1)
     # The two batches finished before Ctrl-C were cached; the one it interrupted was not.
-    assert counts(result) == (8, 4), counts(result)
+    assert inferred_line(result) == (12, 8, 4)
     assert [e["correct"] for e in project.results()["dark"]["examples"]] == [True] * 3 + [False] * 3
     # And what came from that cache is what the model says now.
     project.run("--edgecases-no-cache", "--edgecases-results=fresh.json")
@@ -215,7 +208,7 @@ def test_full_disk(project: Project, tmp_path: Path) -> None:
         assert not list(disk.glob(".*.tmp"))
         (disk / "filler").unlink()
         result = project.run(*args)
-        assert counts(result) == (0, 12)
+        assert inferred_line(result) == (12, 0, 12)
         (project.outside_dir / "first.json").write_bytes(before["results.json"])
         assert same_results(disk / "results.json") == same_results(project.outside_dir / "first.json")
 
@@ -327,7 +320,7 @@ def test_cache_dir_below_a_file(project: Project) -> None:
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([f"edgecases: no prediction cache this run: cannot create {project.root}/tinymodel.py/"
                                  f"cache: {project.root}/tinymodel.py is a file, not a folder"])
-    assert counts(result) == (12, 0)
+    assert inferred_line(result) == (12, 12, 0)
     assert_clean(project, result)
 
 
@@ -370,7 +363,7 @@ def test_sessions_at_once(project: Project) -> None:
     assert docs[0] == docs[2] == docs[4]
     intact(project.root / ".cache/predictions.sqlite")
     result = project.run()
-    assert counts(result) == (0, 12)
+    assert inferred_line(result) == (12, 0, 12)
     assert same_results(project.root / "results.json") == docs[0]
     assert [e["correct"] for e in project.results()["dark"]["examples"]] == [True] * 3 + [False] * 3
 
@@ -381,7 +374,7 @@ def test_two_runs_give_identical_results(project: Project) -> None:
     project.run().assert_outcomes(passed=1, failed=1)
     first = json.loads((project.root / "results.json").read_text())
     result = project.run()
-    assert counts(result) == (0, 12)
+    assert inferred_line(result) == (12, 0, 12)
     second = json.loads((project.root / "results.json").read_text())
     changed = {key for a, b in zip(first["categories"], second["categories"]) for key in a["run"]
                if a["run"][key] != b["run"][key]}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,8 @@ import pytest
 import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
+
+from conftest import inferred_line
 
 #: Two more categories over images that clean and dark already hold.
 SHARED = """
@@ -26,13 +27,6 @@ def colours(tiny_project, extra: str = "") -> Path:
     suite = tiny_project(factory="countmodel:build")
     suite.write_text(suite.read_text() + extra)
     return suite
-
-
-def inferred_line(result: pytest.RunResult) -> tuple[int, int, int]:
-    """(images, inferred, from cache) from the session's 'edgecases: …' line."""
-    match = re.search(r"edgecases: colours: (\d+) images, (\d+) inferred, (\d+) from cache", result.stdout.str())
-    assert match, result.stdout.str()
-    return int(match[1]), int(match[2]), int(match[3])
 
 
 def test_each_image_is_inferred_once_even_when_categories_share_it(tiny_project, pytester, forward_log):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from conftest import write_images
+from conftest import inferred_line as counts, write_images
 from pytest_edgecases import engine, session as session_module
 
 SUITE = """
@@ -34,13 +33,6 @@ categories:
   - name: dark
     images: data/dark/
 """
-
-
-def counts(result: pytest.RunResult) -> tuple[int, int, int]:
-    """(images, inferred, from cache) from the session's 'edgecases: …' line."""
-    match = re.search(r"edgecases: colours: (\d+) images, (\d+) inferred, (\d+) from cache", result.stdout.str())
-    assert match, result.stdout.str()
-    return int(match[1]), int(match[2]), int(match[3])
 
 
 def predictions(path: Path) -> dict[tuple[str, str], tuple]:
