@@ -89,27 +89,24 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
 
 # -- Ctrl-C ---------------------------------------------------------------------------------------------
 
-#: The tiny model, logging each forward pass; from its third on it sleeps (SLOW_MODEL_SECONDS, default
-#: 60 s), so that Ctrl-C lands in the user's code however late the test sends it.
+#: conftest's counting model (each batch's size to forward.log); from its third batch on it sleeps
+#: (SLOW_MODEL_SECONDS, default 60 s), so that Ctrl-C lands in the user's code however late the test sends it.
 SLOW_MODEL = '''
 import os
 import time
 
-from tinymodel import Net
-
-LOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forward.log")
+from countmodel import CountingNet
 
 
-class Slow(Net):
+class Slow(CountingNet):
     batches = 0
 
     def forward(self, x):
-        with open(LOG, "a") as f:
-            f.write("batch\\n")
+        out = super().forward(x)   # logged
         Slow.batches += 1
         if Slow.batches >= 3:
             time.sleep(float(os.environ.get("SLOW_MODEL_SECONDS", "60")))
-        return super().forward(x)
+        return out
 
 
 def build(bias=0.0):
@@ -121,14 +118,14 @@ def build(bias=0.0):
       "pytest stops within seconds with its interrupted status (2): a KeyboardInterrupt line, no traceback, "
       "nothing of ours in it, no results or report half-written; the batches finished before it are cached "
       "and the next run completes with the right verdicts")
-def test_ctrl_c_during_inference(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_during_inference(project: Project, monkeypatch: pytest.MonkeyPatch,
+                                 forward_log: Callable[[], list[int]]) -> None:
     project.write("slowmodel.py", SLOW_MODEL)
     project.suite(FAILING.replace("tinymodel:build", "slowmodel:build"))
-    log = project.root / "forward.log"
     proc = pytest_process(project.root, "--edgecases-cache-dir=.cache", "--edgecases-batch-size=2",
                           "--edgecases-results=results.json", "--edgecases-report=report.html")
     deadline = time.monotonic() + 120   # a cold start imports torch
-    while not (log.exists() and len(log.read_text().split()) >= 3):   # two batches done, the third asleep
+    while len(forward_log()) < 3:   # two batches done, the third asleep
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0] if proc.poll() else "slow"
         time.sleep(0.05)
     sent = time.monotonic()
