@@ -378,14 +378,15 @@ class EdgecasesSession:
                    f"{len(found)} from cache, on {device} in {elapsed:.1f}s")
 
     def _open_cache(self) -> PredictionCache:
-        if not self.options.no_cache and self.options.cache_dir is not None:
-            return PredictionCache(self.options.cache_dir / "predictions.sqlite")
+        cache = self.memo()
+        if cache is not None:
+            return cache
         if self.run_id:   # xdist without a cache: share this run's predictions through a temp file
             return PredictionCache(Path(tempfile.gettempdir()) / f"pytest-edgecases-{self.run_id}.sqlite")
         return PredictionCache(None)
 
     def memo(self) -> PredictionCache | None:
-        """The prediction cache, for the report's thumbnail memo (None with --edgecases-no-cache)."""
+        """The prediction cache, for inference and the report's thumbnail memo (None with --edgecases-no-cache)."""
         if self.options.no_cache or self.options.cache_dir is None:
             return None
         return PredictionCache(self.options.cache_dir / "predictions.sqlite")
