@@ -56,14 +56,18 @@ def _baseline_section(results: Sequence[CategoryResult]) -> list[str]:
     """Categories whose examples flipped against the baseline, with the verdict in plain words."""
     from .baseline import interval_text, verdict_text
 
-    flipped = [r for r in results if r.baseline and (r.baseline.get("newly_wrong") or r.baseline.get("newly_right"))]
-    compared = sum(1 for r in results if r.baseline)
+    compared = [r for r in results if r.baseline]
     if not compared:
         return []
-    lines = ["", f"**Against the baseline** ({compared} categories compared, {len(flipped)} with flips; "
-                 "McNemar's exact test, Holm-corrected):", ""]
+    flipped = [r for r in compared if r.baseline.get("newly_wrong") or r.baseline.get("newly_right")]
+    ties = sum(len(r.baseline.get("unstable_flips") or ()) for r in compared)
+    head = (f"**Against the baseline** ({len(compared)} categories compared, {len(flipped)} with flips; "
+            "McNemar's exact test, Holm-corrected)")
+    # As in the terminal: flips between near-tied answers are shown, not counted.
+    ties_note = f"; {ties} flip(s) between near-tied answers, not counted" if ties else ""
     if not flipped:
-        return lines[:-1] + [" no example flipped."]
-    return lines + _table(["category", "change [95% CI]", "newly wrong", "newly right", "verdict"],
-                          [[r.category, interval_text(r.baseline), len(r.baseline["newly_wrong"]),
-                            len(r.baseline["newly_right"]), verdict_text(r.baseline)] for r in flipped])
+        return ["", f"{head}: no example flipped{ties_note}."]
+    return ["", f"{head}{ties_note}:", ""] + _table(
+        ["category", "change [95% CI]", "newly wrong", "newly right", "verdict"],
+        [[r.category, interval_text(r.baseline), len(r.baseline["newly_wrong"]), len(r.baseline["newly_right"]),
+          verdict_text(r.baseline)] for r in flipped])

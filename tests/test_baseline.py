@@ -215,8 +215,11 @@ def test_unstable_flips_do_not_count_as_new_failures(pytester: pytest.Pytester,
     project(0.45)
     pytester.runpytest(*RUN, "--edgecases-save-baseline=base.json").assert_outcomes(passed=2)
     project(0.46, extra=", max_new_failures: 0")
-    result = pytester.runpytest(*RUN, "--edgecases-baseline=base.json", "--edgecases-results=r.json")
+    result = pytester.runpytest(*RUN, "--edgecases-baseline=base.json", "--edgecases-results=r.json",
+                                "--edgecases-markdown=pr.md")
     result.assert_outcomes(passed=2)
+    assert ("(2 categories compared, 0 with flips; McNemar's exact test, Holm-corrected): no example flipped; "
+            "6 flip(s) between near-tied answers, not counted.") in (pytester.path / "pr.md").read_text()
     result.stdout.fnmatch_lines(["dark*12*-50.0 pts*0 +6 unstable*0*",
                                  "dark: unstable flips: data/dark/red/000.png*",
                                  "dark: 6 flip(s) between near-tied answers*not counted as new failures"])
