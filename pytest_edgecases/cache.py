@@ -15,6 +15,10 @@ archive), keyed by a digest of those files and the versions; this lets a rerun w
 changed skip importing torch. A third, ``blobs``, keeps report thumbnails keyed by the digest of
 the bytes they were made from. ``runs`` tells the other workers of a pytest-xdist run the model
 key the first one computed, so that they need not build the model to read its predictions.
+
+Every row of the four lasting tables records the day (UTC) it was last written or read, at most one
+write a day per row, so a rerun on the same day writes nothing. ``prune`` drops the rows no run has
+used for a number of days: a cache kept between CI runs would otherwise grow with every model.
 """
 from __future__ import annotations
 
@@ -24,17 +28,25 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from .records import Prediction
 
-SCHEMA = 2   # 2: each prediction carries a checksum of its key and value
+SCHEMA = 3   # 2: each prediction carries a checksum of its key and value; 3: the day each row was last used
 _CHUNK = 500  # SQLite's default limit on bound parameters is 999
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+#: The tables that last from run to run, and each one's key column.
+_LASTING = {"predictions": "key", "files": "path", "models": "recipe", "blobs": "key"}
 
 #: What the stat memo compares: any difference and the file is hashed again.
 Stat = tuple[int, int, int, int, int]   # size, mtime_ns, ctime_ns, inode, device
+
+
+def today() -> int:
+    """Days since the epoch, UTC: the unit of the cache's last-used stamps."""
+    return int(time.time() // 86400)
 
 
 def checksum(key: str, value: str) -> str:
@@ -45,12 +57,14 @@ def checksum(key: str, value: str) -> str:
 class PredictionCache:
     """get_many/put_many over a SQLite file; with path None it keeps nothing (--edgecases-no-cache)."""
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, *, day: int | None = None):
         self.path = path
+        self.day = today() if day is None else day   # stamped on every row written or read
         self._db: sqlite3.Connection | None = None
         self.disabled_reason: str | None = None
         self._lock = threading.Lock()            # the blob memo is read from the report's threads
         self._blobs: dict[str, str] = {}         # written in one transaction by close()
+        self._blobs_read: set[str] = set()       # blobs read whose stamp is older than today
         if path is not None:
             self._open()
 
@@ -90,12 +104,14 @@ class PredictionCache:
                     for table in ("predictions", "files", "models", "blobs", "runs"):
                         db.execute(f"DROP TABLE IF EXISTS {table}")
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
-        db.execute("CREATE TABLE IF NOT EXISTS predictions "
-                   "(key TEXT PRIMARY KEY, value TEXT NOT NULL, checksum TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS predictions (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+                   "checksum TEXT NOT NULL, used INTEGER NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
-                   "ctime_ns INTEGER, inode INTEGER, device INTEGER, sha256 TEXT NOT NULL)")
-        db.execute("CREATE TABLE IF NOT EXISTS models (recipe TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)")
-        db.execute("CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value TEXT NOT NULL, checksum TEXT NOT NULL)")
+                   "ctime_ns INTEGER, inode INTEGER, device INTEGER, sha256 TEXT NOT NULL, used INTEGER NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS models (recipe TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
+                   "used INTEGER NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+                   "checksum TEXT NOT NULL, used INTEGER NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS runs (run TEXT NOT NULL, suite TEXT NOT NULL, value TEXT NOT NULL, "
                    "PRIMARY KEY (run, suite))")
         return db
@@ -110,22 +126,27 @@ class PredictionCache:
         if self._db is None:
             return {}
         found: dict[str, Prediction] = {}
+        old: list[str] = []
         keys = list(keys)
         try:
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start:start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT key, value, checksum FROM predictions WHERE key IN ({marks})", chunk)
-                for key, value, check in rows:
+                rows = self._db.execute(
+                    f"SELECT key, value, checksum, used FROM predictions WHERE key IN ({marks})", chunk)
+                for key, value, check, used in rows:
                     if check != checksum(key, value):
                         continue  # damaged, or not this key's value: recompute
                     try:
                         found[key] = Prediction.from_json(json.loads(value))
                     except (ValueError, TypeError):
                         continue  # malformed entry: recompute, never trust
+                    if used != self.day:
+                        old.append(key)
         except sqlite3.DatabaseError as exc:
             self._disable(f"the prediction cache {self.path} is unreadable ({exc})")
             return {}
+        self._stamp("predictions", old)
         return found
 
     def put_many(self, items: Mapping[str, Prediction]) -> None:
@@ -134,7 +155,22 @@ class PredictionCache:
                                                      if p.error is None)]
         if self._db is None or not rows:
             return
-        self._write("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?)", rows)
+        self._write("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?)", [(*row, self.day) for row in rows])
+
+    def _stamp(self, table: str, keys: list[str]) -> None:
+        """Mark rows just read as used today (one transaction; none when all were used today already)."""
+        if self._db is None or not keys:
+            return
+        column = _LASTING[table]
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                for start in range(0, len(keys), _CHUNK):
+                    chunk = keys[start:start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    self._db.execute(f"UPDATE {table} SET used=? WHERE {column} IN ({marks})", [self.day, *chunk])
+        except sqlite3.Error as exc:
+            self._disable(f"cannot write the prediction cache {self.path} ({exc})")
 
     def _write(self, sql: str, rows: list[tuple]) -> None:
         """One transaction: all rows or none (Ctrl-C in the middle rolls it back)."""
@@ -152,41 +188,49 @@ class PredictionCache:
             return {}
         paths = list(stats)
         found: dict[str, str] = {}
+        old: list[str] = []
         try:
             for start in range(0, len(paths), _CHUNK):
                 chunk = paths[start:start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                for path, *stat, sha in self._db.execute(
-                        "SELECT path, size, mtime_ns, ctime_ns, inode, device, sha256 FROM files "
+                for path, *stat, sha, used in self._db.execute(
+                        "SELECT path, size, mtime_ns, ctime_ns, inode, device, sha256, used FROM files "
                         f"WHERE path IN ({marks})", chunk):
                     if tuple(stat) == tuple(stats[path]) and isinstance(sha, str) and _HEX64.match(sha):
                         found[path] = sha
+                        if used != self.day:
+                            old.append(path)
         except sqlite3.DatabaseError as exc:
             self._disable(f"the prediction cache {self.path} is unreadable ({exc})")
             return {}
+        self._stamp("files", old)
         return found
 
     def put_digests(self, digests: Mapping[str, tuple[Stat, str]]) -> None:
         """Record each file's SHA-256 with the stat it had when it was read."""
         if self._db is not None and digests:
-            self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [(path, *stat, sha) for path, (stat, sha) in digests.items()])
+            self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(path, *stat, sha, self.day) for path, (stat, sha) in digests.items()])
 
     def get_model(self, recipe: str) -> str | None:
         """The fingerprint recorded for a model recipe, if any."""
         if self._db is None:
             return None
         try:
-            row = self._db.execute("SELECT fingerprint FROM models WHERE recipe=?", (recipe,)).fetchone()
+            row = self._db.execute("SELECT fingerprint, used FROM models WHERE recipe=?", (recipe,)).fetchone()
         except sqlite3.DatabaseError as exc:
             self._disable(f"the prediction cache {self.path} is unreadable ({exc})")
             return None
-        return row[0] if row and isinstance(row[0], str) and _HEX64.match(row[0]) else None
+        if not (row and isinstance(row[0], str) and _HEX64.match(row[0])):
+            return None
+        if row[1] != self.day:
+            self._stamp("models", [recipe])
+        return row[0]
 
     def put_model(self, recipe: str, fingerprint: str) -> None:
         """Record the fingerprint of the model a recipe builds."""
         if self._db is not None:
-            self._write("INSERT OR REPLACE INTO models VALUES (?, ?)", [(recipe, fingerprint)])
+            self._write("INSERT OR REPLACE INTO models VALUES (?, ?, ?)", [(recipe, fingerprint, self.day)])
 
     def get_run(self, run: str, suite: str) -> dict[str, str] | None:
         """What put_run recorded for this run and suite, if anything."""
@@ -220,10 +264,14 @@ class PredictionCache:
             if self._db is None:
                 return None
             try:
-                row = self._db.execute("SELECT value, checksum FROM blobs WHERE key=?", (key,)).fetchone()
+                row = self._db.execute("SELECT value, checksum, used FROM blobs WHERE key=?", (key,)).fetchone()
             except sqlite3.Error:
                 return None
-        return row[0] if row and row[1] == checksum(key, row[0]) else None
+            if not (row and row[1] == checksum(key, row[0])):
+                return None
+            if row[2] != self.day:
+                self._blobs_read.add(key)   # stamped by close(), in one transaction
+        return row[0]
 
     def put_blob(self, key: str, value: str) -> None:
         """Memoise a value (thread-safe); written when the cache is closed."""
@@ -231,12 +279,46 @@ class PredictionCache:
             self._blobs[key] = value
 
     def close(self) -> None:
-        """Write memoised blobs and close the database."""
+        """Write memoised blobs, stamp the ones read, and close the database."""
         if self._db is not None:
             if self._blobs:
-                self._write("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)",
-                            [(k, v, checksum(k, v)) for k, v in self._blobs.items()])
+                self._write("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)",
+                            [(k, v, checksum(k, v), self.day) for k, v in self._blobs.items()])
                 self._blobs.clear()
+            self._stamp("blobs", sorted(self._blobs_read))
+            self._blobs_read.clear()
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+    def prune(self, max_age: int) -> int:
+        """Drop the rows no run has written or read for more than ``max_age`` days; how many went.
+
+        At most once a day per cache file (the day is recorded in ``meta``), so a rerun pays one
+        read for it. Dropping is never a risk to correctness: a dropped row is recomputed when next
+        needed. The space is reused by later rows; the file is compacted only when more than half of
+        it is free, and only if no other process has it open.
+        """
+        if self._db is None or max_age <= 0:
+            return 0
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE name='pruned'").fetchone()
+            if row is not None and row[0] == str(self.day):
+                return 0
+            dropped = 0
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                for table in _LASTING:
+                    dropped += self._db.execute(f"DELETE FROM {table} WHERE used < ?", (self.day - max_age,)).rowcount
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('pruned', ?)", (str(self.day),))
+        except sqlite3.Error as exc:
+            self._disable(f"cannot prune the prediction cache {self.path} ({exc})")
+            return 0
+        try:
+            free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+            pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+            if dropped and free * 2 > pages:
+                self._db.execute("VACUUM")
+        except sqlite3.Error:
+            pass   # busy (another run has it open): the free pages are reused all the same
+        return dropped

@@ -30,6 +30,7 @@ _OPTIONS = [
     ("review-queue", "", "write annotation stubs for examples that need human review"),
     ("markdown", "", "write a Markdown summary (CI step summary, PR comment)"),
     ("cache-dir", "", "where cached predictions live (default: inside pytest's cache directory)"),
+    ("cache-max-age", "30", "drop cached predictions no run has used for this many days (0: keep them all)"),
     ("precision", "fp32", "inference precision on accelerators: fp32, bf16 or fp16"),
 ]
 
@@ -84,13 +85,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from .session import PRECISIONS, EdgecasesSession, Options
 
-    try:
-        batch_size = int(_get(config, "batch-size"))
-        if batch_size < 1:
-            raise ValueError
-    except ValueError:
-        raise pytest.UsageError(f"--edgecases-batch-size must be a whole number >= 1, "
-                                f"got {_get(config, 'batch-size')!r}") from None
+    batch_size = _whole_number(config, "batch-size", 1)
+    cache_max_age = _whole_number(config, "cache-max-age", 0, " (days; 0 keeps everything)")
     precision = str(_get(config, "precision")).lower()
     if precision not in PRECISIONS:
         raise pytest.UsageError(f"--edgecases-precision must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}, "
@@ -117,7 +113,8 @@ def pytest_configure(config: pytest.Config) -> None:
                       results=_opt_str(results), baseline=_opt_str(_path(config, "baseline")),
                       save_baseline=_opt_str(_path(config, "save-baseline")),
                       review_queue=_opt_str(_path(config, "review-queue")),
-                      markdown=_opt_str(_path(config, "markdown")), cache_dir=cache_dir, no_cache=no_cache)
+                      markdown=_opt_str(_path(config, "markdown")), cache_dir=cache_dir, no_cache=no_cache,
+                      cache_max_age=cache_max_age)
     workerinput = getattr(config, "workerinput", None)
     run_id = workerinput.get("testrunuid") if workerinput else None
     config.stash[SESSION_KEY] = EdgecasesSession(
@@ -129,6 +126,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(RunReporter(config), "edgecases-run-reporter")
         if cache_problem:
             session_of(config).notes.append(f"edgecases: no prediction cache this run: {cache_problem}")
+
+
+def _whole_number(config: pytest.Config, name: str, minimum: int, unit: str = "") -> int:
+    value = _get(config, name)
+    try:
+        number = int(value)
+        if number >= minimum:
+            return number
+    except ValueError:
+        pass
+    raise pytest.UsageError(f"--edgecases-{name} must be a whole number >= {minimum}{unit}, got {value!r}")
 
 
 def _check_device(device: str) -> None:
@@ -340,6 +348,7 @@ class RunReporter:
         if edge.results:
             with paused_gc():
                 write_outputs(edge)
+            edge.prune_cache()   # here, not in a worker: no worker of this run is still reading the cache
         edge.cleanup_run_files()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

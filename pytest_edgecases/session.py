@@ -49,6 +49,7 @@ class Options:
     markdown: str | None = None
     cache_dir: Path | None = None
     no_cache: bool = False
+    cache_max_age: int = 30   # days; 0 never prunes
 
 
 @dataclass
@@ -390,6 +391,21 @@ class EdgecasesSession:
         if self.options.no_cache or self.options.cache_dir is None:
             return None
         return PredictionCache(self.options.cache_dir / "predictions.sqlite")
+
+    def prune_cache(self) -> None:
+        """Drop what the cache has not used for ``cache_max_age`` days (once the run's outputs are written)."""
+        cache = self.memo() if self.options.cache_max_age > 0 else None
+        if cache is None:
+            return
+        try:
+            dropped = cache.prune(self.options.cache_max_age)
+        finally:
+            cache.close()
+        if dropped:
+            self.notes.append(f"edgecases: dropped {dropped} cache entries no run had used for over "
+                              f"{self.options.cache_max_age} days (--edgecases-cache-max-age)")
+        elif cache.disabled_reason:
+            self.notes.append(f"edgecases: {cache.disabled_reason}")
 
     def _run_lock(self) -> Any:
         if not self.run_id:

@@ -9,6 +9,8 @@ import pytest
 from pytest_edgecases.cache import PredictionCache, checksum
 from pytest_edgecases.records import Prediction
 
+from conftest import inferred_line
+
 GOOD = Prediction(top=((1, 0.75), (0, 0.25)))
 
 
@@ -64,7 +66,7 @@ def test_a_malformed_entry_is_ignored(tmp_path, value):
     cache = PredictionCache(path)
     cache.put_many({"good": GOOD})
     with sqlite3.connect(path) as db:   # with a right checksum: the value itself must be rejected
-        db.execute("INSERT INTO predictions VALUES (?, ?, ?)", ("bad", value, checksum("bad", value)))
+        db.execute("INSERT INTO predictions VALUES (?, ?, ?, ?)", ("bad", value, checksum("bad", value), cache.day))
     assert cache.get_many(["good", "bad"]) == {"good": GOOD}
     cache.close()
 
@@ -77,7 +79,7 @@ def test_a_damaged_entry_or_one_under_another_key_is_ignored(tmp_path):
         # A well-formed value, bit-flipped: still valid JSON, but not what was stored.
         db.execute("UPDATE predictions SET value=replace(value, '0.75', '0.95') WHERE key='a'")
         # b's row copied under another key: the checksum binds a value to its own key.
-        db.execute("INSERT INTO predictions SELECT 'c', value, checksum FROM predictions WHERE key='b'")
+        db.execute("INSERT INTO predictions SELECT 'c', value, checksum, used FROM predictions WHERE key='b'")
     assert cache.get_many(["a", "b", "c"]) == {"b": Prediction(top=((0, 0.9), (1, 0.1)))}
     cache.close()
 
@@ -104,6 +106,125 @@ def test_another_schema_version_is_emptied(tmp_path):
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value='0' WHERE name='schema'")
     assert PredictionCache(path).get_many(["k"]) == {}
+
+
+def _stamps(path, table="predictions", column="key"):
+    with sqlite3.connect(path) as db:
+        return dict(db.execute(f"SELECT {column}, used FROM {table}"))
+
+
+def test_reads_stamp_the_day_and_a_same_day_rerun_writes_nothing(tmp_path):
+    path = tmp_path / "p.sqlite"
+    first = PredictionCache(path, day=100)
+    first.put_many({"a": GOOD, "b": GOOD})
+    first.put_digests({"img.png": ((1, 2, 3, 4, 5), "0" * 64)})
+    first.put_model("recipe", "f" * 64)
+    first.put_blob("thumb", "data:...")
+    first.close()
+    later = PredictionCache(path, day=120)
+    assert later.get_many(["a"]) == {"a": GOOD}
+    assert later.get_digests({"img.png": (1, 2, 3, 4, 5)}) == {"img.png": "0" * 64}
+    assert later.get_model("recipe") == "f" * 64
+    assert later.get_blob("thumb") == "data:..."
+    later.close()
+    assert _stamps(path) == {"a": 120, "b": 100}
+    assert _stamps(path, "files", "path") == {"img.png": 120}
+    assert _stamps(path, "models", "recipe") == {"recipe": 120}
+    assert _stamps(path, "blobs") == {"thumb": 120}
+    again = PredictionCache(path, day=120)
+    before = again._db.total_changes
+    assert again.get_many(["a", "b"]) == {"a": GOOD, "b": GOOD}   # b is stamped, a is not rewritten
+    assert again._db.total_changes - before == 1
+    assert again.get_many(["a", "b"]) and again.get_model("recipe") and again.get_blob("thumb")
+    again.close()
+    assert _stamps(path) == {"a": 120, "b": 120}
+
+
+def test_prune_drops_what_no_run_used_for_longer_than_the_limit(tmp_path):
+    path = tmp_path / "p.sqlite"
+    for day, key in ((100, "old"), (109, "edge"), (110, "new")):
+        cache = PredictionCache(path, day=day)
+        cache.put_many({key: GOOD})
+        cache.put_model(f"recipe-{key}", "f" * 64)
+        cache.put_digests({f"{key}.png": ((1, 2, 3, 4, 5), "0" * 64)})
+        cache.put_blob(f"thumb-{key}", "x")
+        cache.close()
+    cache = PredictionCache(path, day=140)
+    assert cache.get_many(["old"]) == {"old": GOOD}   # read today: kept, however old it was
+    # Day 109's row in each of the four tables (31 days unused) and day 100's three not read today.
+    assert cache.prune(30) == 7
+    assert cache.get_many(["old", "edge", "new"]) == {"old": GOOD, "new": GOOD}
+    assert cache.get_model("recipe-edge") is None and cache.get_model("recipe-new") == "f" * 64
+    assert cache.get_blob("thumb-edge") is None and cache.get_blob("thumb-new") == "x"
+    assert set(_stamps(path, "files", "path")) == {"new.png"}
+    cache.close()
+
+
+def test_prune_runs_once_a_day_and_zero_days_keeps_everything(tmp_path):
+    path = tmp_path / "p.sqlite"
+    cache = PredictionCache(path, day=10)
+    cache.put_many({"a": GOOD})
+    cache.close()
+    assert PredictionCache(path, day=100).prune(0) == 0
+    assert _stamps(path) == {"a": 10}
+    assert PredictionCache(path, day=100).prune(30) == 1
+    cache = PredictionCache(path, day=10)   # a row as old again, the same day as the last prune:
+    cache.put_many({"b": GOOD})
+    cache.close()
+    assert PredictionCache(path, day=100).prune(30) == 0   # not again today
+    assert PredictionCache(path, day=101).prune(30) == 1
+    assert PredictionCache(None).prune(30) == 0
+
+
+def test_prune_gives_the_space_back_when_most_of_the_file_is_dropped(tmp_path):
+    path = tmp_path / "p.sqlite"
+    cache = PredictionCache(path, day=1)
+    cache.put_many({f"k{i}": Prediction(top=((i % 7, 0.5),)) for i in range(5000)})
+    cache.close()
+    cache = PredictionCache(path, day=2)
+    cache.put_many({"kept": GOOD})
+    cache.close()
+    full = path.stat().st_size
+    cache = PredictionCache(path, day=100)
+    assert cache.get_many(["kept"]) == {"kept": GOOD}
+    assert cache.prune(30) == 5000
+    cache.close()
+    assert path.stat().st_size < full / 4
+    assert PredictionCache(path, day=100).get_many(["kept", "k1"]) == {"kept": GOOD}
+
+
+def test_a_cache_unused_for_weeks_keeps_what_the_run_used(tiny_project, pytester):
+    tiny_project()
+    args = ("--edgecases", "--edgecases-cache-dir=preds")
+    pytester.runpytest(*args).assert_outcomes(passed=1, failed=1)
+    with sqlite3.connect(pytester.path / "preds/predictions.sqlite") as db:   # as if last run 40 days ago
+        for table in ("predictions", "files", "models", "blobs"):
+            db.execute(f"UPDATE {table} SET used = used - 40")
+        db.execute("DELETE FROM meta WHERE name='pruned'")
+    only_clean = pytester.runpytest(*args, "-k", "clean")
+    only_clean.assert_outcomes(passed=1)
+    only_clean.stdout.fnmatch_lines(["edgecases: colours: 12 images, 0 inferred, 12 from cache*",
+                                     "edgecases: dropped * cache entries no run had used for over 30 days*"])
+    both = pytester.runpytest(*args)
+    both.stdout.fnmatch_lines(["edgecases: colours: 24 images, 12 inferred, 12 from cache*"])
+    assert "dropped" not in both.stdout.str()
+
+
+def test_under_xdist_the_controller_prunes_after_the_workers_are_done(tiny_project, pytester):
+    tiny_project()
+    args = ("--edgecases", "--edgecases-cache-dir=preds")
+    pytester.runpytest(*args).assert_outcomes(passed=1, failed=1)
+    path = pytester.path / "preds/predictions.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE predictions SET used = used - 40")
+        db.execute("INSERT INTO predictions SELECT 'unused', value, checksum, used FROM predictions LIMIT 1")
+        db.execute("DELETE FROM meta WHERE name='pruned'")
+    result = pytester.runpytest_subprocess(*args, "-n", "2")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["edgecases: dropped 1 cache entries no run had used for over 30 days*"])
+    assert "unused" not in _stamps(path)
+    rerun = pytester.runpytest(*args)
+    assert inferred_line(rerun) == (24, 0, 24)
 
 
 def test_prediction_json_round_trip():

@@ -120,6 +120,9 @@ def test_command_line_wins_over_ini(tiny_project, pytester, forward_log):
 @pytest.mark.parametrize("option, message", [
     ("--edgecases-batch-size=0", "--edgecases-batch-size must be a whole number >= 1, got '0'"),
     ("--edgecases-batch-size=many", "--edgecases-batch-size must be a whole number >= 1, got 'many'"),
+    ("--edgecases-cache-max-age=-1", "--edgecases-cache-max-age must be a whole number >= 0 (days; 0 keeps "
+                                     "everything), got '-1'"),
+    ("--edgecases-cache-max-age=1.5", "--edgecases-cache-max-age must be a whole number >= 0*, got '1.5'"),
     ("--edgecases-device=tpu", "--edgecases-device must be auto, cpu, cuda, cuda:N or mps, got 'tpu'"),
     ("--edgecases-precision=int8", "--edgecases-precision must be fp32, bf16 or fp16, got 'int8'"),
     ("--edgecases-results=out.txt", "--edgecases-results must end in .csv or .json, got 'out.txt'"),
