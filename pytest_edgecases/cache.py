@@ -169,8 +169,10 @@ class PredictionCache:
                     chunk = keys[start:start + _CHUNK]
                     marks = ",".join("?" * len(chunk))
                     self._db.execute(f"UPDATE {table} SET used=? WHERE {column} IN ({marks})", [self.day, *chunk])
-        except sqlite3.Error as exc:
-            self._disable(f"cannot write the prediction cache {self.path} ({exc})")
+        except sqlite3.Error:
+            # Bookkeeping only: unstamped rows look older and may be pruned sooner. What was read is
+            # still good, so a cache that cannot take this write (a lock held too long) stays in use.
+            pass
 
     def _write(self, sql: str, rows: list[tuple]) -> None:
         """One transaction: all rows or none (Ctrl-C in the middle rolls it back)."""

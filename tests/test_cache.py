@@ -140,6 +140,19 @@ def test_reads_stamp_the_day_and_a_same_day_rerun_writes_nothing(tmp_path):
     assert _stamps(path) == {"a": 120, "b": 120}
 
 
+def test_a_stamp_that_cannot_be_written_does_not_cost_the_cache(tmp_path):
+    path = tmp_path / "p.sqlite"
+    cache = PredictionCache(path, day=1)
+    cache.put_many({"a": GOOD})
+    cache.close()
+    cache = PredictionCache(path, day=2)
+    cache._db.execute("PRAGMA query_only=1")   # every write now fails, as under a lock held too long
+    assert cache.get_many(["a"]) == {"a": GOOD}
+    assert cache.disabled_reason is None and cache.get_many(["a"]) == {"a": GOOD}
+    cache.close()
+    assert _stamps(path) == {"a": 1}
+
+
 def test_prune_drops_what_no_run_used_for_longer_than_the_limit(tmp_path):
     path = tmp_path / "p.sqlite"
     for day, key in ((100, "old"), (109, "edge"), (110, "new")):
