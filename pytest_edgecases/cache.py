@@ -30,7 +30,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from .records import Prediction
 
@@ -42,6 +42,13 @@ _LASTING = {"predictions": "key", "files": "path", "models": "recipe", "blobs": 
 
 #: What the stat memo compares: any difference and the file is hashed again.
 Stat = tuple[int, int, int, int, int]   # size, mtime_ns, ctime_ns, inode, device
+
+
+def _chunks(keys: list[str]) -> Iterator[tuple[list[str], str]]:
+    """Keys in slices SQLite can bind at once, each with its ``?,?,…`` placeholder list."""
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start:start + _CHUNK]
+        yield chunk, ",".join("?" * len(chunk))
 
 
 def today() -> int:
@@ -129,9 +136,7 @@ class PredictionCache:
         old: list[str] = []
         keys = list(keys)
         try:
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start:start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _chunks(keys):
                 rows = self._db.execute(
                     f"SELECT key, value, checksum, used FROM predictions WHERE key IN ({marks})", chunk)
                 for key, value, check, used in rows:
@@ -165,9 +170,7 @@ class PredictionCache:
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
-                for start in range(0, len(keys), _CHUNK):
-                    chunk = keys[start:start + _CHUNK]
-                    marks = ",".join("?" * len(chunk))
+                for chunk, marks in _chunks(keys):
                     self._db.execute(f"UPDATE {table} SET used=? WHERE {column} IN ({marks})", [self.day, *chunk])
         except sqlite3.Error:
             # Bookkeeping only: unstamped rows look older and may be pruned sooner. What was read is
@@ -192,9 +195,7 @@ class PredictionCache:
         found: dict[str, str] = {}
         old: list[str] = []
         try:
-            for start in range(0, len(paths), _CHUNK):
-                chunk = paths[start:start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _chunks(paths):
                 for path, *stat, sha, used in self._db.execute(
                         "SELECT path, size, mtime_ns, ctime_ns, inode, device, sha256, used FROM files "
                         f"WHERE path IN ({marks})", chunk):
@@ -287,7 +288,7 @@ class PredictionCache:
                 self._write("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)",
                             [(k, v, checksum(k, v), self.day) for k, v in self._blobs.items()])
                 self._blobs.clear()
-            self._stamp("blobs", sorted(self._blobs_read))
+            self._stamp("blobs", list(self._blobs_read))
             self._blobs_read.clear()
             if self._db is not None:
                 self._db.close()
@@ -298,8 +299,9 @@ class PredictionCache:
 
         At most once a day per cache file (the day is recorded in ``meta``), so a rerun pays one
         read for it. Dropping is never a risk to correctness: a dropped row is recomputed when next
-        needed. The space is reused by later rows; the file is compacted only when more than half of
-        it is free, and only if no other process has it open.
+        needed, and a prune that cannot be done (the file locked too long) is simply tried by a later
+        run. The space is reused by later rows; the file is compacted only when more than half of it
+        is free, and only if no other process has it open.
         """
         if self._db is None or max_age <= 0:
             return 0
@@ -313,8 +315,7 @@ class PredictionCache:
                 for table in _LASTING:
                     dropped += self._db.execute(f"DELETE FROM {table} WHERE used < ?", (self.day - max_age,)).rowcount
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('pruned', ?)", (str(self.day),))
-        except sqlite3.Error as exc:
-            self._disable(f"cannot prune the prediction cache {self.path} ({exc})")
+        except sqlite3.Error:
             return 0
         try:
             free = self._db.execute("PRAGMA freelist_count").fetchone()[0]

@@ -129,6 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _whole_number(config: pytest.Config, name: str, minimum: int, unit: str = "") -> int:
+    """An integer option of at least ``minimum``, or a usage error naming the option and the value."""
     value = _get(config, name)
     try:
         number = int(value)

@@ -404,8 +404,6 @@ class EdgecasesSession:
         if dropped:
             self.notes.append(f"edgecases: dropped {dropped} cache entries no run had used for over "
                               f"{self.options.cache_max_age} days (--edgecases-cache-max-age)")
-        elif cache.disabled_reason:
-            self.notes.append(f"edgecases: {cache.disabled_reason}")
 
     def _run_lock(self) -> Any:
         if not self.run_id:

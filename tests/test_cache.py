@@ -189,6 +189,19 @@ def test_prune_runs_once_a_day_and_zero_days_keeps_everything(tmp_path):
     assert PredictionCache(None).prune(30) == 0
 
 
+def test_a_prune_that_cannot_write_is_left_to_a_later_run(tmp_path):
+    path = tmp_path / "p.sqlite"
+    cache = PredictionCache(path, day=10)
+    cache.put_many({"a": GOOD})
+    cache.close()
+    blocked = PredictionCache(path, day=100)
+    blocked._db.execute("PRAGMA query_only=1")
+    assert blocked.prune(30) == 0 and blocked.disabled_reason is None
+    blocked.close()
+    assert _stamps(path) == {"a": 10}
+    assert PredictionCache(path, day=100).prune(30) == 1   # the same day: the failed try recorded nothing
+
+
 def test_prune_gives_the_space_back_when_most_of_the_file_is_dropped(tmp_path):
     path = tmp_path / "p.sqlite"
     cache = PredictionCache(path, day=1)
