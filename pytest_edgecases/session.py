@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import datetime as dt
+import functools
 import gc
 import hashlib
 import json
@@ -261,7 +262,12 @@ class EdgecasesSession:
         if spec is None or suite.preprocess.callable or self.has_model_hook(suite):
             return False
         declared = bool(spec.defined_by) if spec.kind == "factory" else spec.weights is not None
-        return declared and _torch_free_device(self.options.device) is not None
+        return declared and self._device_without_torch is not None
+
+    @functools.cached_property
+    def _device_without_torch(self) -> str | None:
+        """The device type inference will use, where that is certain without importing torch (else None)."""
+        return _torch_free_device(self.options.device)
 
     def _model_recipe(self, suite: Suite, versions: dict[str, str], cache: PredictionCache) -> str | None:
         """A digest of everything that determines a file-determined model's fingerprint, computed without torch.
@@ -322,7 +328,7 @@ class EdgecasesSession:
         fingerprint = cache.get_model(recipe) if recipe else None
         if fingerprint is None:
             return None
-        device = _torch_free_device(self.options.device) or "cpu"
+        device = self._device_without_torch or "cpu"
         return self._env_key(fingerprint, suite, "", versions, device), fingerprint, device
 
     def _infer_built(self, suite: Suite, categories: Sequence[Category], cache: PredictionCache,
