@@ -614,16 +614,16 @@ def _image_folder(ctx: _Ctx, folder: Path, line: int, labels: tuple[str, ...]) -
             raise ctx.error(f"folder '{_rel(sub, ctx.root)}' is not a label{did_you_mean(sub.name, labels)}", line,
                             hint="each sub-folder of images: must be named after one of the suite's labels")
         for dirpath, dirnames, filenames in os.walk(sub, followlinks=True):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            _check_linked_folders(ctx, Path(dirpath), dirnames, line)
             # Resolved and made relative once per folder, not per file: suites list tens of thousands.
-            # The folder's links come from one listing (its entries' types), not an lstat per file.
+            # The folder's links come from one listing (its entries' types), not an lstat per entry.
             real_dir = os.path.realpath(dirpath)
             real_base = Path(real_dir)
             dir_inside = real_dir == root or real_dir.startswith(inside)   # a linked label folder may lead out
             rel_dir = os.path.relpath(dirpath, ctx.path.parent).replace(os.sep, "/")
             with os.scandir(dirpath) as entries:
                 links = {e.name for e in entries if e.is_symlink()}
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            _check_linked_folders(ctx, Path(dirpath), real_base, [d for d in dirnames if d in links], line)
             for fname in sorted(filenames):
                 if fname.startswith(".") or os.path.splitext(fname)[1].lower() not in IMAGE_SUFFIXES:
                     continue
@@ -651,17 +651,15 @@ def _csv_rows(reader: Any, shown: str) -> Any:
         raise EdgecasesError(f"not valid CSV: {exc}", shown, reader.line_num) from None
 
 
-def _check_linked_folders(ctx: _Ctx, parent: Path, names: list[str], line: int) -> None:
-    """Refuse a linked sub-folder that leads out of the project or back up the tree (before walking into it).
+def _check_linked_folders(ctx: _Ctx, parent: Path, here: Path, links: list[str], line: int) -> None:
+    """Refuse a linked sub-folder of ``parent`` (really ``here``) that leads out of the project or back
+    up the tree, before walking into it.
 
     os.walk(followlinks=True) would otherwise walk a link to / through the whole disk, and go round a link
     to an ancestor until paths grow too long, listing every image once per lap.
     """
-    here = parent.resolve()
-    for name in names:
+    for name in links:
         link = parent / name
-        if not link.is_symlink():
-            continue
         target = link.resolve()
         if not target.is_relative_to(ctx.root):
             raise ctx.error(f"folder '{_rel(link, ctx.root)}' links outside the project root", line,
