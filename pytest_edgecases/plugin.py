@@ -119,9 +119,7 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = workerinput.get("testrunuid") if workerinput else None
     config.stash[SESSION_KEY] = EdgecasesSession(
         options, config.rootpath, worker_id=workerinput.get("workerid") if workerinput else None, run_id=run_id,
-        write=lambda line: _write_line(config, line),
-        model_hook=lambda suite, device: config.hook.pytest_edgecases_load_model(suite=suite, device=device),
-        has_model_hook=lambda suite: bool(config.hook.pytest_edgecases_load_model.get_hookimpls()))
+        write=lambda line: _write_line(config, line))   # the model hook is given at session start
     if workerinput is None:
         config.pluginmanager.register(RunReporter(config), "edgecases-run-reporter")
         if cache_problem:
