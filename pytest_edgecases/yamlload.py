@@ -67,7 +67,7 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         line = raw[: exc.start].count(b"\n") + 1
         raise EdgecasesError(f"not valid UTF-8 (byte {exc.start})", shown, line, hint="save the file as UTF-8") from None
     try:
-        _check_depth(text, shown)
+        _check_depth_any_libyaml(text, shown)
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
@@ -91,9 +91,30 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
     return _convert(node, shown, set(), yaml.constructor.SafeConstructor())
 
 
-def _check_depth(text: str, shown: str) -> None:
+def _check_depth_any_libyaml(text: str, shown: str) -> None:
+    """_check_depth with the fast loader, giving the same outcome whichever libyaml PyYAML bundles.
+
+    Newer libyaml scanners refuse deep nesting themselves ("exceeded maximum nesting depth"), and
+    they read ahead of the events this check sees, so their error can come first, with their
+    wording and a later line. When the fast loader fails, the pure-Python one (no such limit)
+    re-reads the text up to where it stopped: a nesting problem there is ours to report; anything
+    else is the fast loader's error, raised as it was. The re-read ends at that point, so it is short.
+    """
+    try:
+        _check_depth(text, shown, _Loader)
+    except yaml.MarkedYAMLError as exc:
+        if _Loader is yaml.SafeLoader or exc.problem_mark is None:
+            raise
+        try:
+            _check_depth(text[: exc.problem_mark.index], shown, yaml.SafeLoader)
+        except yaml.YAMLError:
+            pass   # the cut text is incomplete: its own syntax error says nothing new
+        raise
+
+
+def _check_depth(text: str, shown: str, loader_class: type = _Loader) -> None:
     """Refuse nesting deeper than MAX_DEPTH, reading events only (no recursion, nothing built)."""
-    loader = _Loader(text)
+    loader = loader_class(text)
     try:
         depth = 0
         while (event := loader.get_event()) is not None:

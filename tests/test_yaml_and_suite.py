@@ -5,8 +5,10 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from PIL import Image
 
+from pytest_edgecases import yamlload
 from pytest_edgecases.errors import EdgecasesError
 from pytest_edgecases.suite import load_suite
 from pytest_edgecases.yamlload import LocDict, LocList, load_yaml
@@ -87,6 +89,31 @@ def test_empty_documents_are_none(tmp_path, text):
 def test_a_collection_as_a_key_is_refused(tmp_path):
     err = error_of(load_yaml, yaml_file(tmp_path, "? [a, b]\n: c\n"), "doc.yaml")
     assert "a mapping key must be a plain value" in str(err)
+
+
+LOADERS = [pytest.param(yaml.SafeLoader, id="pure-python")] + (
+    [pytest.param(yaml.CSafeLoader, id="libyaml")] if hasattr(yaml, "CSafeLoader") else [])
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+@pytest.mark.parametrize("where", ["one-line", "several-lines"])
+def test_deep_nesting_gets_our_message_at_our_line_with_either_loader(tmp_path, monkeypatch, loader, where):
+    # libyaml 0.2.6+ refuses nesting past its own limit (1,000) while scanning ahead, before our
+    # check (100) sees an event: the outcome must not depend on which libyaml PyYAML bundles.
+    monkeypatch.setattr(yamlload, "_Loader", loader)
+    if where == "one-line":
+        text, line = "a: 1\nb: " + "[" * 200_000 + "]" * 200_000 + "\n", 2
+    else:   # level 101 is reached on line 3, libyaml's 1,000 only on line 4
+        text, line = "a: 1\nb: " + "[" * 60 + "\n  " + "[" * 60 + "\n  " + "[" * 2000 + "\n  " + "]" * 2120 + "\n", 3
+    error = error_of(load_yaml, yaml_file(tmp_path, text))
+    assert (error.line, error.message) == (line, "nested more than 100 levels deep")
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_other_syntax_errors_are_the_same_with_either_loader(tmp_path, monkeypatch, loader):
+    monkeypatch.setattr(yamlload, "_Loader", loader)
+    error = error_of(load_yaml, yaml_file(tmp_path, "a: [1, 2\nb: 3\n"))
+    assert error.line == 2 and error.message.startswith("YAML syntax error")
 
 
 def test_a_folder_is_not_a_yaml_file(tmp_path):
