@@ -1,12 +1,13 @@
 """Text for the terminal: a failing category's message and the end-of-run summary table."""
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from tabulate import tabulate
 
 from .errors import printable
-from .records import CategoryResult, ExampleResult
+from .records import CategoryResult, Check, ExampleResult
 
 MAX_LISTED = 10
 HEADERS = ["image", "expected", "predicted", "confidence", "severity", "status", "comment"]
@@ -44,9 +45,40 @@ def failure_rows(examples: Sequence[ExampleResult], limit: int = MAX_LISTED) -> 
     return rows
 
 
+#: A limit's comparison and the one a missed limit shows: ">= 90.0%" missed reads "< 90.0%".
+_MISSED = {">=": "<", "<=": ">"}
+#: Threshold names whose plain reading ("min_examples" → "examples") would say less than this.
+_SUBJECTS = {"min_examples": "scored examples", "scoring_errors": "unscored examples"}
+
+
+def missed_phrase(check: Check) -> str:
+    """One missed threshold in words, e.g. 'accuracy 79.6% < 90.0%' or 'high failures 10 > 3'."""
+    level = re.fullmatch(r"max_failures\[(\w+)\]", check.name)
+    if level:
+        subject = "failures" if level[1] == "any" else f"{level[1]} failures"
+    else:
+        subject = _SUBJECTS.get(check.name) or check.name.removeprefix("min_").removeprefix("max_").replace("_", " ")
+    measured = check.measured
+    what = re.fullmatch(r"(.*) \((.*)\)", measured)
+    if check.name == "min_accuracy" and what:   # "79.6% (accuracy)" or "70.1% (lower 95% bound)"
+        measured = what[1]
+        subject = "accuracy" if what[2] == "accuracy" else f"accuracy's {what[2]}"
+    op, _, bound = check.limit.partition(" ")
+    if op in _MISSED and bound:
+        return f"{subject} {measured} {_MISSED[op]} {bound}"
+    return f"{subject} {measured} (limit {check.limit})"
+
+
+def reason(result: CategoryResult) -> str:
+    """Why a category failed, in one line: pytest's short summary ('FAILED id - …') shows it, and CI annotations."""
+    missed = [missed_phrase(c) for c in result.checks if not c.passed]
+    return printable("; ".join(missed) or "failed")
+
+
 def failure_message(result: CategoryResult) -> str:
-    """What a failing item shows: each threshold against its limit, then the worst failures first."""
-    lines = [printable(f"{result.suite_file}::{result.category}: {result.n_correct}/{result.n_scored} correct, "
+    """What a failing item shows: why in one line, each threshold against its limit, then the worst failures."""
+    lines = [reason(result),
+             printable(f"{result.suite_file}::{result.category}: {result.n_correct}/{result.n_scored} correct, "
                        f"accuracy {accuracy_text(result)}")]
     if result.description:
         lines.append(printable(result.description))

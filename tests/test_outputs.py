@@ -7,7 +7,9 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 
+from pytest_edgecases.records import Check
 from pytest_edgecases.results import COLUMNS
+from pytest_edgecases.terminal import missed_phrase
 
 
 def test_failing_item_shows_thresholds_then_worst_failures_first(tiny_project, pytester, solid_image):
@@ -39,6 +41,7 @@ def test_failing_item_shows_thresholds_then_worst_failures_first(tiny_project, p
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*_ edge-case category: mixed _*",
+        "accuracy 33.3% < 50.0%; high failures 2 > 1",
         "edgecases.yaml::mixed: 2/6 correct, accuracy 33.3% ?9.7%–70.0%?",
         "Hand-picked colours",
         "threshold * measured * limit * result * detail",
@@ -52,6 +55,9 @@ def test_failing_item_shows_thresholds_then_worst_failures_first(tiny_project, p
         "data/low_sure.png * blue * red * 99.7% * low * failure",
     ])
     assert "Traceback" not in result.stdout.str()
+    # pytest's short summary shows a failure's first line: it says why, not the node id again.
+    short = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "-rf", "-q")
+    short.stdout.fnmatch_lines(["FAILED edgecases.yaml::mixed - accuracy 33.3% < 50.0%; high failures 2 > 1"])
 
 
 def test_verbose_shows_accuracy_and_description(tiny_project, pytester):
@@ -182,3 +188,18 @@ def test_an_empty_review_queue_still_names_its_suite(tiny_project, pytester):
     text = (pytester.path / "queue.yaml").read_text()
     assert 'for suite "colours"' in text.splitlines()[0]
     assert "examples: []" in text
+
+
+@pytest.mark.parametrize("check, phrase", [
+    (Check("min_accuracy", "79.6% (accuracy)", ">= 90.0%", False), "accuracy 79.6% < 90.0%"),
+    (Check("min_accuracy", "70.1% (lower 95% bound)", ">= 80.0%", False), "accuracy's lower 95% bound 70.1% < 80.0%"),
+    (Check("max_failures[high]", "10", "<= 3", False), "high failures 10 > 3"),
+    (Check("max_failures[any]", "4", "<= 0", False), "failures 4 > 0"),
+    (Check("min_examples", "3", ">= 5", False), "scored examples 3 < 5"),
+    (Check("max_regressions", "1", "<= 0", False), "regressions 1 > 0"),
+    (Check("max_group_gap", "25.0%", "<= 10.0%", False), "group gap 25.0% > 10.0%"),
+    (Check("max_accuracy_drop", "6.0%", "<= 2.0%", False), "accuracy drop 6.0% > 2.0%"),
+    (Check("scoring_errors", "2 example(s)", "0", False), "unscored examples 2 example(s) (limit 0)"),
+])
+def test_a_missed_threshold_in_words(check, phrase):
+    assert missed_phrase(check) == phrase
