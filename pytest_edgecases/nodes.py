@@ -1,12 +1,13 @@
 """The pytest File (a suite YAML) and Item (a category) classes."""
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
 from .errors import EdgecasesError
-from .terminal import failure_message
+from .terminal import failure_message, reason
 from .verdicts import unjudged
 
 if TYPE_CHECKING:
@@ -68,10 +69,11 @@ class CategoryItem(pytest.Item):
         if not result.passed:
             raise CategoryFailed(result)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         """A table, not a traceback: the user's YAML or data is at fault, not our code."""
         if isinstance(excinfo.value, CategoryFailed):
-            return failure_message(excinfo.value.result)
+            result = excinfo.value.result
+            return FailureRepr(failure_message(result), reason(result), str(self.path), self.category.line or 0)
         if isinstance(excinfo.value, EdgecasesError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
@@ -80,6 +82,28 @@ class CategoryItem(pytest.Item):
         """Point at the category's line in the suite file."""
         return self.path, self.category.line - 1 if self.category.line else None, \
             f"edge-case category: {self.category.test_name}"
+
+
+class FailureRepr:
+    """A failed category's report: the message table, and its reason for one-line summaries.
+
+    pytest's short summary (`-r`), and JUnit XML's failure message, read `longrepr.reprcrash.message`
+    (pytest 9 also the first line of a plain string, pytest 8 only that): so the reason reaches
+    them on every supported pytest. Under xdist pytest sends the text (`str`) across, whose first
+    line is the reason too.
+    """
+
+    def __init__(self, text: str, message: str, path: str, lineno: int):
+        self.text = text
+        self.reprcrash = SimpleNamespace(message=message, path=path, lineno=lineno)
+
+    def toterminal(self, tw: Any) -> None:
+        """Write the message as it is (pytest calls this for the failures section and longreprtext)."""
+        for line in self.text.splitlines():
+            tw.line(line)
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def junit_properties(result: "CategoryResult") -> list[tuple[str, Any]]:

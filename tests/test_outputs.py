@@ -102,6 +102,10 @@ def test_junit_xml_carries_each_categorys_figures(tiny_project, pytester):
     assert props["dark"]["edgecases.failures.high"] == "6"
     assert props["dark"]["edgecases.failures.medium"] == "0"
     assert cases["dark"].find("failure") is not None and cases["clean"].find("failure") is None
+    # The failure's message attribute (what CI dashboards list) is the reason; its text is the whole table.
+    failure = cases["dark"].find("failure")
+    assert failure.get("message") == "accuracy 50.0% < 90.0%"
+    assert "worst failures (6 in all):" in failure.text
 
 
 def test_results_csv_one_row_per_example(tiny_project, pytester):
