@@ -171,7 +171,7 @@ def test_a_changed_weights_file_is_inferred_again_though_a_rerun_skips_building(
     assert predictions(pytester.path / "out.json") != first   # the new weights' answers
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")   # archives made on purpose
+@pytest.mark.filterwarnings("ignore:`torch.jit")   # archives made on purpose
 def test_a_changed_torchscript_archive_is_inferred_again(tiny_project, pytester, tiny_net, builds):
     torch.jit.script(tiny_net(1.0)).save(str(pytester.path / "tiny.torchscript"))
     tiny_project(SUITE.format(model="{torchscript: tiny.torchscript}", size=8))
