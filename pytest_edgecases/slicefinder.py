@@ -1,0 +1,211 @@
+"""Where errors concentrate: candidate slices, each tested exactly, the family held to an FDR.
+
+A slice is a set of conditions on an example's columns (manifest metadata, image properties, the
+model's confidence): `camera = dashcam_b`, `brightness in [0.05, 0.12)`, or a pair of them. Each
+candidate is tested against the rest of its category (or suite) with Fisher's exact test, one-sided
+(more errors inside); every candidate of a run forms one family, adjusted with Benjamini-Hochberg.
+Advisory only: slices are reported, never gated on.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fdr import benjamini_hochberg, fisher_greater
+
+#: A condition: a column equal to a value, or within [low, high) where None is unbounded.
+Condition = tuple[str, Any]
+
+
+@dataclass(frozen=True)
+class SliceSettings:
+    """How hard to look: support, FDR level, bins for numeric columns, whether to try pairs."""
+
+    q: float = 0.05
+    min_support: int = 10
+    min_fraction: float = 0.05
+    bins: int = 4
+    pairs: bool = True
+
+
+@dataclass(frozen=True)
+class SliceInput:
+    """One population to search: a category's examples (or a suite's, category None).
+
+    ``errors[i]`` says whether example i is a mistake; ``columns[name][i]`` is its value (None when
+    the example has none, e.g. a metadata column other categories' manifests lack).
+    """
+
+    suite: str
+    category: str | None
+    errors: Sequence[bool]
+    columns: Mapping[str, Sequence[Any]]
+    paths: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A reported slice with its figures (the results file's `slices` entries)."""
+
+    suite: str
+    category: str | None
+    where: dict[str, Any]     # column → value, or [low, high) with None unbounded
+    n: int
+    errors: int
+    error_rate: float
+    rest_error_rate: float
+    p: float
+    q: float
+    examples: tuple[str, ...] = field(default=(), compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The results file's form (examples are the report's, not the file's)."""
+        return {"suite": self.suite, "category": self.category, "where": self.where, "n": self.n,
+                "errors": self.errors, "error_rate": self.error_rate, "rest_error_rate": self.rest_error_rate,
+                "p": self.p, "q": self.q}
+
+
+@dataclass
+class _Candidate:
+    source: SliceInput
+    conditions: tuple[Condition, ...]
+    members: frozenset[int]
+    errors: int
+    p: float = 1.0
+    q: float = 1.0
+
+
+def find_slices(inputs: Sequence[SliceInput], settings: SliceSettings = SliceSettings()) -> list[Slice]:
+    """Every slice whose q value is at most ``settings.q``, nested duplicates dropped, most significant first."""
+    candidates = [c for source in inputs for c in _candidates(source, settings)]
+    if not candidates:
+        return []
+    for c in candidates:
+        total_errors = sum(1 for e in c.source.errors if e)
+        n_out = len(c.source.errors) - len(c.members)
+        c.p = fisher_greater(c.errors, len(c.members), total_errors - c.errors, n_out)
+    for c, q in zip(candidates, benjamini_hochberg([c.p for c in candidates], _weights(candidates)), strict=True):
+        c.q = q
+    found = [c for c in candidates if c.q <= settings.q]
+    return [_to_slice(c) for c in _drop_nested(found, settings.q)]
+
+
+def _weights(candidates: Sequence[_Candidate]) -> list[float]:
+    """Single conditions and pairs each get half of the error budget (all of it when there are no pairs).
+
+    Pairs outnumber single conditions by an order of magnitude; with equal weights they would
+    dilute the budget until a plain `camera = dashcam_b` needed p < 0.05 / 500. The weights depend
+    only on how many candidates of each kind there are, never on their errors, as weighted BH requires.
+    """
+    sizes: dict[int, int] = {}
+    for c in candidates:
+        sizes[len(c.conditions)] = sizes.get(len(c.conditions), 0) + 1
+    share = len(candidates) / len(sizes)
+    return [share / sizes[len(c.conditions)] for c in candidates]
+
+
+def _candidates(source: SliceInput, settings: SliceSettings) -> list[_Candidate]:
+    n = len(source.errors)
+    least = max(settings.min_support, math.ceil(settings.min_fraction * n))
+    singles: list[_Candidate] = []
+    for name in sorted(source.columns):
+        for condition, members in _conditions(name, source.columns[name], settings.bins):
+            if least <= len(members) < n:
+                singles.append(_candidate(source, (condition,), members))
+    found = list(singles)
+    if settings.pairs:
+        for a, b in itertools.combinations(singles, 2):
+            if a.conditions[0][0] == b.conditions[0][0]:
+                continue   # two values of one column never overlap; two bins of one column neither
+            members = a.members & b.members
+            if least <= len(members) < n and members != a.members and members != b.members:
+                found.append(_candidate(source, a.conditions + b.conditions, members))
+    return found
+
+
+def _candidate(source: SliceInput, conditions: tuple[Condition, ...], members: frozenset[int]) -> _Candidate:
+    return _Candidate(source, conditions, members, sum(1 for i in members if source.errors[i]))
+
+
+def _conditions(name: str, values: Sequence[Any], bins: int) -> list[tuple[Condition, frozenset[int]]]:
+    """The single conditions on one column: each value, or quantile bins when it is numeric."""
+    present = [(i, v) for i, v in enumerate(values) if v is not None and v != ""]
+    numeric = [(i, _number(v)) for i, v in present]
+    if present and all(v is not None for _, v in numeric) and len({v for _, v in numeric}) > bins:
+        return _bins(name, numeric, bins)
+    by_value: dict[Any, set[int]] = {}
+    for i, v in present:
+        by_value.setdefault(v, set()).add(i)
+    return [((name, v), frozenset(m)) for v, m in sorted(by_value.items(), key=lambda kv: str(kv[0]))]
+
+
+def _bins(name: str, present: list[tuple[int, float]], bins: int) -> list[tuple[Condition, frozenset[int]]]:
+    """Quantile bins [low, high), the first unbounded below and the last above, on distinct edges."""
+    ordered = sorted(v for _, v in present)
+    # Edges rounded before use, so that the condition shown (and promoted into a `where:`) selects
+    # exactly the examples that were tested.
+    edges = sorted({_round(ordered[(len(ordered) * k) // bins]) for k in range(1, bins)})
+    found = []
+    for low, high in itertools.pairwise([None, *edges, None]):
+        members = frozenset(i for i, v in present if (low is None or v >= low) and (high is None or v < high))
+        if members:
+            found.append(((name, [low, high]), members))
+    return found
+
+
+def _drop_nested(found: list[_Candidate], alpha: float) -> list[_Candidate]:
+    """Keep a slice nested in a kept one only if its error rate is significantly higher than the rest of that one.
+
+    Simpler slices are considered first (fewer conditions, then smaller q), so `camera = b` is
+    kept and `camera = b and brightness < 0.1` only if it singles out something worse still.
+    """
+    kept: list[_Candidate] = []
+    for c in sorted(found, key=lambda c: (len(c.conditions), c.q, -len(c.members))):
+        parents = [k for k in kept if k.source is c.source and c.members <= k.members]
+        if any(not _worse_than_rest_of(c, parent, alpha) for parent in parents):
+            continue
+        kept.append(c)
+    return sorted(kept, key=lambda c: (c.q, c.p, len(c.conditions)))
+
+
+def _worse_than_rest_of(child: _Candidate, parent: _Candidate, alpha: float) -> bool:
+    rest = parent.members - child.members
+    if not rest:
+        return False
+    rest_errors = parent.errors - child.errors
+    return fisher_greater(child.errors, len(child.members), rest_errors, len(rest)) <= alpha
+
+
+def _to_slice(c: _Candidate) -> Slice:
+    n_all = len(c.source.errors)
+    n_rest = n_all - len(c.members)
+    rest_errors = sum(1 for e in c.source.errors if e) - c.errors
+    examples = tuple(c.source.paths[i] for i in sorted(c.members)) if c.source.paths else ()
+    return Slice(suite=c.source.suite, category=c.source.category, where=dict(c.conditions), n=len(c.members),
+                 errors=c.errors, error_rate=c.errors / len(c.members),
+                 rest_error_rate=rest_errors / n_rest if n_rest else 0.0, p=c.p, q=c.q, examples=examples)
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, also from a manifest's text ("35", "0.12"); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Real):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _round(value: float) -> float:
+    """Bin edges as a reader would write them: 4 significant digits."""
+    return float(f"{value:.4g}")
