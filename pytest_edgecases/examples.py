@@ -125,7 +125,7 @@ def manifest(ctx: Context, raw: Any, line: int, labels: tuple[str, ...]) -> tupl
             continue
         if len(row) != len(header):
             raise csv_ctx.error(f"row has {len(row)} cells, the header has {len(header)}", row_line)
-        cells = dict(zip(header, (c.strip() for c in row)))
+        cells = dict(zip(header, (c.strip() for c in row), strict=True))
         examples.append(_manifest_row(ctx, csv_ctx, cells, row_line, labels, seen))
     if not examples:
         raise csv_ctx.error("manifest lists no images", 1)

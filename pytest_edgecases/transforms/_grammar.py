@@ -78,6 +78,7 @@ def _is_number(v: Any) -> bool:
 
 
 def op_listing() -> str:
+    """The registered ops, for messages that must say what is valid."""
     return "valid transforms: " + ", ".join(OPS)
 
 
@@ -302,7 +303,7 @@ def expand(raw: object) -> list[Level]:
                     params[p.name] = values[i]
             ops.append(Op(step.spec.name, tuple(sorted(params.items()))))
         level_id = ",".join(
-            f"{label}={_fmt_value(p, values[i])}" for label, (_, p, values, _) in zip(labels, listed)
+            f"{label}={_fmt_value(p, values[i])}" for label, (_, p, values, _) in zip(labels, listed, strict=True)
         )
         if level_id in seen:
             raise TransformError(
