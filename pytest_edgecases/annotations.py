@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import EdgecasesError, did_you_mean
+from .errors import did_you_mean
 from .stats import majority_vote
-from .suite import SEVERITIES, Suite, _rel
+from .suite import Suite
+from .validate import Context
+from .vocabulary import SEVERITIES
 from .yamlload import LocDict, LocList, load_yaml
 
 VERDICTS = ("correct", "incorrect", "ambiguous")
@@ -164,117 +166,113 @@ def _latest_per_reviewer(entries: list[Annotation]) -> tuple[Annotation, ...]:
 
 def _read_file(suite: Suite, file: Path, by_image: Mapping[str, list[str]],
                synthetic: frozenset[str] = frozenset()) -> Iterable[Annotation]:
-    shown = _rel(file, suite.root)
-
-    def error(message: str, line: int | None, hint: str | None = None) -> EdgecasesError:
-        return EdgecasesError(message, shown, line, hint)
-
-    doc = load_yaml(file, shown)
+    ctx = Context(file, suite.root)
+    doc = load_yaml(file, ctx.shown)
     if doc is None:
         return []
     if not isinstance(doc, LocDict):
-        raise error("an annotation file must be a mapping with reviewer:, date: and examples:", 1)
-    for key in doc:
-        if key not in FILE_KEYS:
-            raise error(f"unknown key '{key}'{did_you_mean(key, FILE_KEYS)}", doc.line_of(key),
-                        hint="valid keys: " + ", ".join(FILE_KEYS))
+        raise ctx.error("an annotation file must be a mapping with reviewer:, date: and examples:", 1)
+    ctx.check_keys(doc, FILE_KEYS)
     reviewer = doc.get("reviewer")
     if reviewer is not None and (not isinstance(reviewer, str) or not reviewer.strip()):
-        raise error("reviewer must be a name", doc.line_of("reviewer"))
+        raise ctx.error("reviewer must be a name", doc.line_of("reviewer"))
     date = doc.get("date")
     if date is not None and not isinstance(date, (dt.date, str)):
-        raise error("date must be a date like 2026-11-20", doc.line_of("date"))
+        raise ctx.error("date must be a date like 2026-11-20", doc.line_of("date"))
     if isinstance(date, str):
-        date = _parse_date(date, lambda m: error(m, doc.line_of("date")))
+        date = _parse_date(ctx, date, doc.line_of("date"))
     # One spelling, so that rounds sort by date (a string " 2027-01-05" would sort before "2026-…").
     date_text = date.isoformat() if isinstance(date, dt.date) else ""
     examples = doc.get("examples") or LocList()
     if not isinstance(examples, LocList):
-        raise error("examples must be a list of entries", doc.line_of("examples"))
+        raise ctx.error("examples must be a list of entries", doc.line_of("examples"))
     seen: dict[tuple[str, str], int] = {}
     out: list[Annotation] = []
     for index, entry in enumerate(examples):
         line = examples.line_of(index)
         if not isinstance(entry, LocDict):
-            raise error("each entry must be a mapping starting with image:", line)
-        ann = _entry(suite, entry, line, str(reviewer or "").strip(), date_text, shown, by_image, synthetic,
-                     error)
+            raise ctx.error("each entry must be a mapping starting with image:", line)
+        ann = _entry(ctx, suite, entry, line, str(reviewer or "").strip(), date_text, by_image, synthetic)
         key = (ann.category, ann.image)
         if key in seen:
-            raise error(f"'{ann.image}' ({ann.category}) is annotated twice in this file (first on line "
-                        f"{seen[key]})", line, hint="merge the two entries")
+            raise ctx.error(f"'{ann.image}' ({ann.category}) is annotated twice in this file (first on line "
+                            f"{seen[key]})", line, hint="merge the two entries")
         seen[key] = line
         out.append(ann)
     return out
 
 
-def _entry(suite: Suite, entry: LocDict, line: int, file_reviewer: str, date: str, shown: str,
-           by_image: Mapping[str, list[str]], synthetic: frozenset[str], error: Any) -> Annotation:
-    for key in entry:
-        if key not in ENTRY_KEYS:
-            raise error(f"unknown key '{key}'{did_you_mean(key, ENTRY_KEYS)}", entry.line_of(key),
-                        hint="valid keys: " + ", ".join(ENTRY_KEYS))
+def _entry(ctx: Context, suite: Suite, entry: LocDict, line: int, file_reviewer: str, date: str,
+           by_image: Mapping[str, list[str]], synthetic: frozenset[str]) -> Annotation:
+    ctx.check_keys(entry, ENTRY_KEYS)
     image = entry.get("image")
     if not isinstance(image, str) or not image.strip():
-        raise error("each entry needs image: (a path relative to the suite file)", line)
+        raise ctx.error("each entry needs image: (a path relative to the suite file)", line)
     norm = os.path.normpath(image.strip()).replace(os.sep, "/")
     if norm not in by_image:
-        raise error(f"image '{image}' is not in the suite{did_you_mean(norm, by_image)}", entry.line_of("image"),
-                    hint="paths are relative to the suite file, as in the results file's path column")
-    homes = by_image[norm]
+        raise ctx.error(f"image '{image}' is not in the suite{did_you_mean(norm, by_image)}", entry.line_of("image"),
+                        hint="paths are relative to the suite file, as in the results file's path column")
+    category = _category(ctx, entry, image, by_image[norm], synthetic)
+    verdict = _choice(ctx, entry, "verdict", VERDICTS, "verdict")
+    severity = _choice(ctx, entry, "severity", SEVERITIES, "severity")
+    label = _choice(ctx, entry, "label", suite.labels, "label")
+    predicted = _choice(ctx, entry, "predicted", suite.labels, "predicted label")
+    accept_raw = entry.get("accept") or []
+    if isinstance(accept_raw, str):
+        accept_raw = [accept_raw]
+    if not isinstance(accept_raw, list):
+        raise ctx.error("accept must be a list of labels", entry.line_of("accept"))
+    accept_raw = [_as_label(value) for value in accept_raw]
+    for value in accept_raw:
+        if value not in suite.labels:
+            raise ctx.error(f"accept label '{value}' is not one of the suite's labels"
+                            f"{did_you_mean(str(value), suite.labels)}", entry.line_of("accept"))
+    comment = entry.get("comment") or ""
+    if not isinstance(comment, str):
+        comment = str(comment)
+    sha = entry.get("sha256")
+    if sha is not None and (not isinstance(sha, str) or len(sha) != 64
+                            or not all(c in "0123456789abcdef" for c in sha.lower())):
+        raise ctx.error("sha256 must be 64 hex digits (the image's SHA-256)", entry.line_of("sha256"))
+    reviewer = entry.get("reviewer")
+    if reviewer is not None and (not isinstance(reviewer, str) or not reviewer.strip()):
+        raise ctx.error("reviewer must be a name", entry.line_of("reviewer"))
+    reviewer = (reviewer or "").strip() or file_reviewer
+    if not reviewer:
+        raise ctx.error("who reviewed this? add reviewer: at the top of the file", line)
+    return Annotation(reviewer=reviewer, file=ctx.shown, line=line, image=norm, category=category,
+                      verdict=verdict, label=label, accept=tuple(accept_raw), predicted=predicted,
+                      severity=severity, comment=comment.strip(),
+                      waiver=_waiver(ctx, entry) if entry.get("waiver") is not None else None,
+                      sha256=sha.lower() if sha else None, date=date)
+
+
+def _category(ctx: Context, entry: LocDict, image: str, homes: list[str], synthetic: frozenset[str]) -> str:
+    """The category (test name) an entry is about: as written, or the one real category holding the image."""
     category = entry.get("category")
     if category is None:
         # A review describes the pixels the reviewer saw: the original image, so its real category.
         # Synthetic levels (name[level]) show transformed pixels and must be named explicitly.
         real = sorted({h for h in homes if h not in synthetic}) or sorted(set(homes))
         if len(real) > 1:
-            raise error(f"image '{image}' is in several categories ({', '.join(real)}); "
-                        "add category: to say which", entry.line_of("image"))
-        category = real[0]
-    elif not isinstance(category, str) or category not in homes:
-        raise error(f"image '{image}' is not in category '{category}'{did_you_mean(str(category), homes)}",
-                    entry.line_of("category"), hint="it is in: " + ", ".join(sorted(set(homes))))
+            raise ctx.error(f"image '{image}' is in several categories ({', '.join(real)}); "
+                            "add category: to say which", entry.line_of("image"))
+        return real[0]
+    if not isinstance(category, str) or category not in homes:
+        raise ctx.error(f"image '{image}' is not in category '{category}'{did_you_mean(str(category), homes)}",
+                        entry.line_of("category"), hint="it is in: " + ", ".join(sorted(set(homes))))
+    return category
 
-    def choice(key: str, allowed: tuple[str, ...], what: str) -> str | None:
-        value = _as_label(entry.get(key))
-        if value is None or value == "":
-            return None
-        if value not in allowed:
-            raise error(f"{what} '{value}' is not one of {', '.join(allowed)}{did_you_mean(str(value), allowed)}",
+
+def _choice(ctx: Context, entry: LocDict, key: str, allowed: tuple[str, ...], what: str) -> str | None:
+    """One of ``allowed`` (a blank value is no value), else an error naming the closest."""
+    value = _as_label(entry.get(key))
+    if value is None or value == "":
+        return None
+    if value not in allowed:
+        raise ctx.error(f"{what} '{value}' is not one of {', '.join(allowed)}{did_you_mean(str(value), allowed)}",
                         entry.line_of(key))
-        return value
-
-    verdict = choice("verdict", VERDICTS, "verdict")
-    severity = choice("severity", SEVERITIES, "severity")
-    label = choice("label", suite.labels, "label")
-    predicted = choice("predicted", suite.labels, "predicted label")
-    accept_raw = entry.get("accept") or []
-    if isinstance(accept_raw, str):
-        accept_raw = [accept_raw]
-    if not isinstance(accept_raw, list):
-        raise error("accept must be a list of labels", entry.line_of("accept"))
-    accept_raw = [_as_label(value) for value in accept_raw]
-    for value in accept_raw:
-        if value not in suite.labels:
-            raise error(f"accept label '{value}' is not one of the suite's labels{did_you_mean(str(value), suite.labels)}",
-                        entry.line_of("accept"))
-    comment = entry.get("comment") or ""
-    if not isinstance(comment, str):
-        comment = str(comment)
-    sha = entry.get("sha256")
-    if sha is not None and (not isinstance(sha, str) or len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha.lower())):
-        raise error("sha256 must be 64 hex digits (the image's SHA-256)", entry.line_of("sha256"))
-    reviewer = entry.get("reviewer")
-    if reviewer is not None and (not isinstance(reviewer, str) or not reviewer.strip()):
-        raise error("reviewer must be a name", entry.line_of("reviewer"))
-    reviewer = (reviewer or "").strip() or file_reviewer
-    if not reviewer:
-        raise error("who reviewed this? add reviewer: at the top of the file", line)
-    return Annotation(reviewer=reviewer, file=shown, line=line, image=norm, category=category,
-                      verdict=verdict, label=label, accept=tuple(accept_raw), predicted=predicted,
-                      severity=severity, comment=comment.strip(),
-                      waiver=_waiver(entry, error) if entry.get("waiver") is not None else None,
-                      sha256=sha.lower() if sha else None, date=date)
+    return value
 
 
 def _as_label(value: Any) -> Any:
@@ -282,31 +280,29 @@ def _as_label(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _waiver(entry: LocDict, error: Any) -> Waiver:
+def _waiver(ctx: Context, entry: LocDict) -> Waiver:
     raw = entry["waiver"]
     where = entry.line_of("waiver")
     if not isinstance(raw, LocDict):
-        raise error("waiver must be a mapping: {reason: ..., until: YYYY-MM-DD}", where)
-    for key in raw:
-        if key not in WAIVER_KEYS:
-            raise error(f"unknown waiver key '{key}'{did_you_mean(key, WAIVER_KEYS)}", raw.line_of(key))
+        raise ctx.error("waiver must be a mapping: {reason: ..., until: YYYY-MM-DD}", where)
+    ctx.check_keys(raw, WAIVER_KEYS, noun="waiver key", list_valid=False)
     reason = raw.get("reason")
     if not isinstance(reason, str) or not reason.strip():
-        raise error("a waiver needs a reason", where)
+        raise ctx.error("a waiver needs a reason", where)
     until = raw.get("until")
     if until is None:
-        raise error("a waiver needs until: YYYY-MM-DD (waivers expire)", where)
+        raise ctx.error("a waiver needs until: YYYY-MM-DD (waivers expire)", where)
     if isinstance(until, dt.datetime):
         until = until.date()
     if isinstance(until, str):
-        until = _parse_date(until, lambda m: error(m, raw.line_of("until")))
+        until = _parse_date(ctx, until, raw.line_of("until"))
     if not isinstance(until, dt.date):
-        raise error("waiver until: must be a date like 2026-12-31", raw.line_of("until"))
+        raise ctx.error("waiver until: must be a date like 2026-12-31", raw.line_of("until"))
     return Waiver(reason=reason.strip(), until=until)
 
 
-def _parse_date(text: str, error: Any) -> dt.date:
+def _parse_date(ctx: Context, text: str, line: int) -> dt.date:
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise error(f"'{text}' is not a date; write YYYY-MM-DD, e.g. 2026-12-31") from None
+        raise ctx.error(f"'{text}' is not a date; write YYYY-MM-DD, e.g. 2026-12-31", line) from None

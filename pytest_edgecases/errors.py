@@ -37,7 +37,16 @@ def printable(text: object) -> str:
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
+def close_matches(word: str, choices: Iterable[str], n: int = 1, substring: bool = False) -> list[str]:
+    """Up to ``n`` choices spelled like ``word``; with ``substring``, else those containing it ("blur")."""
+    names = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(word), names, n=n, cutoff=0.6)
+    if not close and substring and len(str(word)) >= 3:
+        close = [c for c in names if str(word).lower() in c][:n]
+    return close
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    close = close_matches(word, choices)
     return f" (did you mean '{close[0]}'?)" if close else ""

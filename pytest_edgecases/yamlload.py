@@ -65,7 +65,8 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise EdgecasesError(f"not valid UTF-8 (byte {exc.start})", shown, line, hint="save the file as UTF-8") from None
+        raise EdgecasesError(f"not valid UTF-8 (byte {exc.start})", shown, line,
+                             hint="save the file as UTF-8") from None
     try:
         _check_depth_any_libyaml(text, shown)
         loader = _Loader(text)
@@ -195,3 +196,23 @@ def _char_at(text: str, mark: Any) -> str:
     if mark.line < len(lines) and mark.column < len(lines[mark.line]):
         return lines[mark.line][mark.column]
     return ""
+
+
+def plain(value: Any) -> Any:
+    """LocDict/LocList (any dict/list) → fresh dict/list, recursively: for code that should not see our
+    bookkeeping types, and a copy its caller may change without touching the parsed document."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def frozen(value: Any) -> Any:
+    """LocDict/LocList → hashable tuples (a mapping as sorted (key, value) pairs), for frozen dataclasses and
+    cache keys, which hash and repr the value."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(frozen(v) for v in value)
+    return value

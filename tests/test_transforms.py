@@ -142,7 +142,7 @@ def child_hashes():
 
 
 def test_module_under_test_is_this_checkout(child_hashes):
-    assert Path(T.__file__).resolve() == ROOT / "pytest_edgecases" / "transforms.py"
+    assert Path(T.__file__).resolve() == ROOT / "pytest_edgecases" / "transforms" / "__init__.py"
 
 
 def test_import_and_expand_do_not_import_torch_numpy_or_pil():
