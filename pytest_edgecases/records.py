@@ -178,7 +178,8 @@ class Agreement:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Agreement":
         """Inverse of the JSON form (the dataclass's fields as keys)."""
-        return cls(**{**_known(cls, data), "conflicts": [Conflict(**c) for c in data.get("conflicts", [])]})
+        conflicts = [Conflict(**_known(Conflict, c)) for c in data.get("conflicts", [])]
+        return cls(**{**_known(cls, data), "conflicts": conflicts})
 
 
 @dataclass
@@ -318,7 +319,8 @@ class CategoryResult:
         values = _known(cls, data)
         values["checks"] = [Check(**c) for c in data.get("checks", [])]
         values["examples"] = [ExampleResult.from_dict(e) for e in data.get("examples", [])]
-        values["groups"] = {name: GroupFigures(**v) for name, v in (data.get("groups") or {}).items()}
+        values["groups"] = {name: GroupFigures(**_known(GroupFigures, v))
+                            for name, v in (data.get("groups") or {}).items()}
         values["agreement"] = Agreement.from_json(data["agreement"]) if data.get("agreement") else None
         values["baseline"] = BaselineComparison.from_json(data["baseline"]) if data.get("baseline") else None
         values["run"] = RunInfo.from_json(data.get("run"))

@@ -64,12 +64,16 @@ class Calibration:
 
 @dataclass
 class ConfusionCell:
+    """One expected × predicted count and its shading class."""
+
     count: int
     cls: str                                 # hit/miss and a shade: classes, since the CSP forbids style attributes
 
 
 @dataclass
 class ConfusionRow:
+    """The counts of one expected label, predicted label by predicted label."""
+
     label: str
     cells: list[ConfusionCell]
     total: int
@@ -77,6 +81,8 @@ class ConfusionRow:
 
 @dataclass
 class ConfusionPair:
+    """One confusion and how often it happened (the list shown when labels are many)."""
+
     expected: str
     predicted: str
     count: int
@@ -94,6 +100,8 @@ class Confusion:
 
 @dataclass
 class AgreementView:
+    """A kappa with its words, from a result's Agreement or a caller's dict."""
+
     kappa: float | None
     words: str
     method: str
@@ -111,6 +119,8 @@ class Paths:
 
 @dataclass
 class BaselineView:
+    """A baseline comparison as the category panel and the baseline section show it."""
+
     delta: float | None
     lo: float | None
     hi: float | None
@@ -170,6 +180,8 @@ class LeftOut:
 
 @dataclass
 class Gallery:
+    """The failure gallery: its cards, what the cap left out, and the filters' options."""
+
     entries: list[GalleryEntry]
     left_out: list[LeftOut]
     left_out_total: int
@@ -180,6 +192,8 @@ class Gallery:
 
 @dataclass
 class SuiteView:
+    """A suite's card in the summary: its run and its calibration."""
+
     name: str
     file: str
     run: RunInfo
@@ -201,6 +215,8 @@ class SyntheticChart:
 
 @dataclass
 class ConflictRow:
+    """A conflict a caller's context lists, its lists joined for display."""
+
     image: str
     category: str
     reviewers: str
@@ -209,6 +225,8 @@ class ConflictRow:
 
 @dataclass
 class AgreementSection:
+    """The reviewer agreement section: per suite, per category, and the conflicts."""
+
     suites: list[tuple[str, AgreementView | None]]
     categories: list[CategoryView]
     conflicts: list[ConflictRow]
@@ -217,6 +235,8 @@ class AgreementSection:
 
 @dataclass
 class QueueEntry:
+    """A review-queue entry as shown, with its annotation stub."""
+
     image: Any
     category: Any
     label: Any
@@ -228,6 +248,8 @@ class QueueEntry:
 
 @dataclass
 class ReviewSection:
+    """The first review-queue entries, and how many there are in all."""
+
     entries: list[QueueEntry]
     more: int
     total: int
@@ -235,6 +257,8 @@ class ReviewSection:
 
 @dataclass
 class Totals:
+    """The headline figures of the run."""
+
     categories: int
     passed: int
     images: int
