@@ -1,20 +1,20 @@
 """Agreement between reviewers: Cohen's kappa for two, Fleiss' kappa for more, and the conflicts."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
-from .records import ExampleResult
+from .records import Agreement, Conflict, ExampleResult
 from .stats import cohen_kappa, fleiss_kappa
 
 
-def agreement(examples: Sequence[ExampleResult]) -> dict[str, Any]:
+def agreement(examples: Sequence[ExampleResult]) -> Agreement | None:
     """Kappa over the examples reviewed by at least two people, plus the list of conflicts.
 
-    Returns {} when fewer than two reviewers' verdicts overlap: there is nothing to agree on.
+    Returns None when fewer than two reviewers' verdicts overlap: there is nothing to agree on.
     """
     multi = [e for e in examples if len(e.votes) >= 2]
     if not multi:
-        return {}
+        return None
     # Only reviewers who share an example with someone can agree or not: one who reviewed
     # alone must not turn two reviewers' Cohen's kappa into a three-reviewer Fleiss' kappa.
     reviewers = sorted({who for e in multi for who, _ in e.votes})
@@ -27,10 +27,10 @@ def agreement(examples: Sequence[ExampleResult]) -> dict[str, Any]:
     else:
         kappa = fleiss_kappa([[v for _, v in e.votes] for e in multi])
         method, n = "Fleiss", len(multi)
-    conflicts = [{"image": e.path, "category": e.category, "votes": e.votes, "comment": e.comment}
+    conflicts = [Conflict(image=e.path, category=e.category, votes=e.votes, comment=e.comment)
                  for e in multi if len({v for _, v in e.votes}) > 1]
-    return {"method": method, "kappa": kappa, "n": n, "reviewers": reviewers, "conflicts": conflicts,
-            "words": describe(kappa)}
+    return Agreement(method=method, kappa=kappa, n=n, reviewers=reviewers, conflicts=conflicts,
+                     words=describe(kappa))
 
 
 def describe(kappa: float | None) -> str:

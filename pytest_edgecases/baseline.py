@@ -16,8 +16,10 @@ from typing import Any, Iterable, Mapping, Sequence
 from tabulate import tabulate
 
 from .errors import EdgecasesError
-from .records import UNSTABLE_MARGIN, CategoryResult, Check, ExampleResult
+from .files import atomic_write
+from .records import UNSTABLE_MARGIN, BaselineComparison, CategoryResult, Check, ExampleResult
 from .stats import holm, mcnemar_exact, paired_difference_interval, wilson_interval
+from .vocabulary import Status
 
 SCHEMA = "pytest-edgecases/baseline/1"
 #: Adjusted p-values below this are "more than noise".
@@ -41,7 +43,7 @@ def _round(value: float | None) -> float | None:
 
 def _scored(example: ExampleResult) -> bool:
     """Counted in accuracy: read, predicted and not ruled ambiguous by reviewers."""
-    return example.correct is not None and example.status != "ambiguous"
+    return example.correct is not None and example.status != Status.AMBIGUOUS
 
 
 def baseline_document(results: Sequence[CategoryResult]) -> dict[str, Any]:
@@ -51,7 +53,8 @@ def baseline_document(results: Sequence[CategoryResult]) -> dict[str, Any]:
     examples: list[dict[str, Any]] = []
     for r in results:
         info = {"suite_file": r.suite_file, "labels": list(r.labels)}
-        info.update({k: r.run[k] for k in RUN_KEYS if k in r.run})
+        run = r.run.to_json()
+        info.update({k: run[k] for k in RUN_KEYS if k in run})
         if suites.setdefault(r.suite, info) != info:
             raise EdgecasesError(f"two suites named '{r.suite}' ({suites[r.suite]['suite_file']} and {r.suite_file}) "
                                  "cannot share one baseline", r.suite_file,
@@ -91,8 +94,6 @@ def dumps_baseline(doc: Mapping[str, Any]) -> str:
 
 def save_baseline(path: Path, results: Sequence[CategoryResult]) -> None:
     """Write the run's baseline to ``path`` atomically (a failed write never leaves half a file)."""
-    from .files import atomic_write
-
     atomic_write(path, dumps_baseline(baseline_document(results)))
 
 
@@ -173,11 +174,11 @@ def load_baseline(path: Path, display: str | None = None) -> Baseline:
 
 
 # -- comparing ------------------------------------------------------------------------------------
-def compare(result: CategoryResult, baseline: Baseline) -> dict[str, Any]:
+def compare(result: CategoryResult, baseline: Baseline) -> BaselineComparison:
     """Pair the category's examples with the baseline's and say what changed (see docs/baselines.md).
 
-    Returns the dict that goes into CategoryResult.baseline. ``p_holm`` and ``significant``
-    stay None here: Holm's correction needs every category's p-value (apply_holm, controller).
+    Returns what goes into CategoryResult.baseline. ``p_holm`` and ``significant`` stay None
+    here: Holm's correction needs every category's p-value (apply_holm, controller).
     """
     baseline.check_suite(result.suite, result.labels)
     old = baseline.examples.get((result.suite, result.category), {})
@@ -211,39 +212,37 @@ def compare(result: CategoryResult, baseline: Baseline) -> dict[str, Any]:
                     (newly_wrong if before.correct else newly_right).append(e.path)
     removed = len(set(old) - {e.path for e in result.examples})
     n = a + b + c + d
-    out: dict[str, Any] = {
-        "baseline_file": baseline.display, "n_paired": n, "added": added, "removed": removed, "changed": changed,
-        "unscored": unscored, "newly_wrong": newly_wrong, "newly_right": newly_right,
-        "unstable_flips": unstable_flips, "right_to_wrong": b, "wrong_to_right": c,
-        "delta": None, "lo": None, "hi": None, "p_value": None, "p_holm": None, "significant": None,
-        "baseline_accuracy": None, "baseline_ci": None, "accuracy": None, "ci": None, "notes": [],
-        "run_changes": run_changes(baseline.suites.get(result.suite, {}), result.run)}
+    out = BaselineComparison(
+        baseline_file=baseline.display, n_paired=n, added=added, removed=removed, changed=changed,
+        unscored=unscored, newly_wrong=newly_wrong, newly_right=newly_right, unstable_flips=unstable_flips,
+        right_to_wrong=b, wrong_to_right=c,
+        run_changes=run_changes(baseline.suites.get(result.suite, {}), result.run.to_json()))
     if n:
-        delta, lo, hi = paired_difference_interval(both=a, only_new=c, only_old=b, neither=d)
-        out.update(delta=delta, lo=lo, hi=hi, p_value=mcnemar_exact(b, c),
-                   baseline_accuracy=(a + b) / n, baseline_ci=list(wilson_interval(a + b, n)),
-                   accuracy=(a + c) / n, ci=list(wilson_interval(a + c, n)))
-    out["notes"] = _notes(out, relabelled, bool(old))
+        out.delta, out.lo, out.hi = paired_difference_interval(both=a, only_new=c, only_old=b, neither=d)
+        out.p_value = mcnemar_exact(b, c)
+        out.baseline_accuracy, out.baseline_ci = (a + b) / n, list(wilson_interval(a + b, n))
+        out.accuracy, out.ci = (a + c) / n, list(wilson_interval(a + c, n))
+    out.notes = _notes(out, relabelled, bool(old))
     return out
 
 
-def _notes(cmp: Mapping[str, Any], relabelled: int, known: bool) -> list[str]:
+def _notes(cmp: BaselineComparison, relabelled: int, known: bool) -> list[str]:
     """Plain sentences about what was not compared and what else changed."""
     notes = []
     if not known:
         notes.append("category not in the baseline: nothing to compare")
     else:
-        if cmp["added"] or cmp["removed"]:
-            notes.append(f"compared on the {cmp['n_paired']} examples in both runs "
-                         f"({cmp['added']} added, {cmp['removed']} removed since the baseline)")
-        if cmp["changed"]:
-            notes.append(f"{cmp['changed']} image(s) changed since the baseline (different bytes): not paired")
-        if cmp["unscored"]:
-            notes.append(f"{cmp['unscored']} example(s) unscored (ambiguous or unreadable) in one run: not paired")
+        if cmp.added or cmp.removed:
+            notes.append(f"compared on the {cmp.n_paired} examples in both runs "
+                         f"({cmp.added} added, {cmp.removed} removed since the baseline)")
+        if cmp.changed:
+            notes.append(f"{cmp.changed} image(s) changed since the baseline (different bytes): not paired")
+        if cmp.unscored:
+            notes.append(f"{cmp.unscored} example(s) unscored (ambiguous or unreadable) in one run: not paired")
     if relabelled:
         notes.append(f"{relabelled} paired example(s) have a different expected label than in the baseline")
-    if cmp["unstable_flips"]:
-        notes.append(f"{len(cmp['unstable_flips'])} flip(s) between near-tied answers (top-1/top-2 margin under "
+    if cmp.unstable_flips:
+        notes.append(f"{len(cmp.unstable_flips)} flip(s) between near-tied answers (top-1/top-2 margin under "
                      f"{UNSTABLE_MARGIN}): shown as unstable, not counted as new failures")
     return notes
 
@@ -255,39 +254,39 @@ def run_changes(saved: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
         if key in saved and key in run and saved[key] != run[key]:
             before, now = saved[key], run[key]
             if key == "versions" and isinstance(before, dict) and isinstance(now, dict):
-                changes += [f"{k} {before.get(k, '—')} → {now.get(k, '—')}" for k in sorted(set(before) | set(now))
-                            if before.get(k) != now.get(k)]
+                changes += [f"{k} {before.get(k, '—')} → {now.get(k, '—')}"
+                            for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
             else:
                 changes.append(f"{key} {before} → {now}")
     return changes
 
 
-def baseline_checks(cmp: Mapping[str, Any], max_accuracy_drop: float | None,
+def baseline_checks(cmp: BaselineComparison, max_accuracy_drop: float | None,
                     max_new_failures: int | None) -> list[Check]:
     """The baseline thresholds as Checks for verdicts.judge(extra_checks=...)."""
     checks = []
-    n = cmp["n_paired"]
+    n = cmp.n_paired
     if max_accuracy_drop is not None:
         if not n:
             checks.append(Check("max_accuracy_drop", "—", f"<= {max_accuracy_drop:.1%}", True,
                                 "no paired examples to compare"))
         else:
-            drop = -cmp["delta"]
+            drop = -cmp.delta
             ok = drop <= max_accuracy_drop + 1e-12
-            detail = (f"{cmp['baseline_accuracy']:.1%} → {cmp['accuracy']:.1%} on {n} paired examples, "
-                      f"change {interval_text(cmp)}, McNemar p={cmp['p_value']:.3g}")
-            if cmp["unstable_flips"]:
-                detail += f"; {len(cmp['unstable_flips'])} of the flips unstable"
+            detail = (f"{cmp.baseline_accuracy:.1%} → {cmp.accuracy:.1%} on {n} paired examples, "
+                      f"change {interval_text(cmp)}, McNemar p={cmp.p_value:.3g}")
+            if cmp.unstable_flips:
+                detail += f"; {len(cmp.unstable_flips)} of the flips unstable"
             checks.append(Check("max_accuracy_drop", f"{drop:.1%}" if drop >= 0 else f"none (gain {-drop:.1%})",
                                 f"<= {max_accuracy_drop:.1%}", ok, detail))
     if max_new_failures is not None:
-        wrong = cmp["newly_wrong"]
+        wrong = cmp.newly_wrong
         ok = len(wrong) <= max_new_failures
         detail = "right in the baseline, wrong now" + (": " + paths_text(wrong) if wrong else "")
-        if cmp["unstable_flips"]:
-            detail += f" ({len(cmp['unstable_flips'])} unstable flip(s) not counted)"
+        if cmp.unstable_flips:
+            detail += f" ({len(cmp.unstable_flips)} unstable flip(s) not counted)"
         checks.append(Check("max_new_failures", str(len(wrong)), f"<= {max_new_failures}", ok,
-                            detail if wrong or cmp["unstable_flips"] or not ok else ""))
+                            detail if wrong or cmp.unstable_flips or not ok else ""))
     return checks
 
 
@@ -295,7 +294,8 @@ def compare_all(results: Sequence[CategoryResult], baseline: Baseline) -> None:
     """Compare saved results with a baseline after the fact: comparison, baseline checks and verdict replaced."""
     for r in results:
         r.baseline = compare(r, baseline)
-        checks = baseline_checks(r.baseline, r.thresholds.get("max_accuracy_drop"), r.thresholds.get("max_new_failures"))
+        checks = baseline_checks(r.baseline, r.thresholds.get("max_accuracy_drop"),
+                                 r.thresholds.get("max_new_failures"))
         r.checks = [c for c in r.checks if c.name not in BASELINE_CHECKS] + checks
         r.passed = all(c.passed for c in r.checks)
     apply_holm(results)
@@ -303,11 +303,11 @@ def compare_all(results: Sequence[CategoryResult], baseline: Baseline) -> None:
 
 def apply_holm(results: Iterable[CategoryResult]) -> None:
     """Holm-correct the McNemar p-values across every compared category (controller, all results in hand)."""
-    compared = [r for r in results if r.baseline and r.baseline.get("p_value") is not None]
-    adjusted = holm([r.baseline["p_value"] for r in compared])
-    for r, p in zip(compared, adjusted):
-        r.baseline["p_holm"] = p
-        r.baseline["significant"] = p < ALPHA
+    compared = [r.baseline for r in results if r.baseline is not None and r.baseline.p_value is not None]
+    adjusted = holm([cmp.p_value for cmp in compared])
+    for cmp, p in zip(compared, adjusted):
+        cmp.p_holm = p
+        cmp.significant = p < ALPHA
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -317,23 +317,23 @@ def paths_text(paths: Sequence[str], limit: int = MAX_PATHS) -> str:
     return shown + (f" … and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
-def interval_text(cmp: Mapping[str, Any]) -> str:
+def interval_text(cmp: BaselineComparison) -> str:
     """'-10.0 pts [-21.3, -2.1]': the paired accuracy change with its 95% interval, in percentage points."""
-    return f"{cmp['delta'] * 100:+.1f} pts [{cmp['lo'] * 100:+.1f}, {cmp['hi'] * 100:+.1f}]"
+    return f"{cmp.delta * 100:+.1f} pts [{cmp.lo * 100:+.1f}, {cmp.hi * 100:+.1f}]"
 
 
-def verdict_text(cmp: Mapping[str, Any]) -> str:
+def verdict_text(cmp: BaselineComparison) -> str:
     """Plain words: 'no change', 'could be noise', 'more than noise (worse)'…"""
-    if not cmp.get("n_paired"):
+    if not cmp.n_paired:
         return "nothing to compare"
-    if not cmp["right_to_wrong"] and not cmp["wrong_to_right"]:
+    if not cmp.right_to_wrong and not cmp.wrong_to_right:
         return "no change"
-    significant = cmp.get("significant")
+    significant = cmp.significant
     if significant is None:   # not Holm-corrected (a single category judged on its own)
-        significant = cmp["p_value"] < ALPHA
+        significant = cmp.p_value < ALPHA
     if not significant:
         return "could be noise"
-    return "more than noise (" + ("worse" if cmp["delta"] < 0 else "better") + ")"
+    return "more than noise (" + ("worse" if cmp.delta < 0 else "better") + ")"
 
 
 def _acc(value: float | None, ci: Sequence[float] | None) -> str:
@@ -342,33 +342,30 @@ def _acc(value: float | None, ci: Sequence[float] | None) -> str:
 
 def comparison_table(results: Sequence[CategoryResult]) -> list[str]:
     """The terminal's baseline section: one row per compared category, then the flipped examples."""
-    compared = [r for r in results if r.baseline]
+    compared = [(r, r.baseline) for r in results if r.baseline is not None]
     if not compared:
         return []
     rows = []
-    for r in compared:
-        cmp = r.baseline
-        p = "—" if cmp["p_value"] is None else f"{cmp['p_value']:.3g}" + (
-            f" ({cmp['p_holm']:.3g})" if cmp.get("p_holm") is not None else "")
-        wrong = str(len(cmp["newly_wrong"])) + (f" +{len(cmp['unstable_flips'])} unstable"
-                                                if cmp["unstable_flips"] else "")
-        rows.append([r.category, cmp["n_paired"], _acc(cmp["baseline_accuracy"], cmp["baseline_ci"]),
-                     _acc(cmp["accuracy"], cmp["ci"]), interval_text(cmp) if cmp["n_paired"] else "—", p,
-                     wrong, len(cmp["newly_right"]), verdict_text(cmp)])
-    lines = [f"against baseline {compared[0].baseline['baseline_file']} (paired examples; 95% intervals; "
-             f"McNemar exact p, Holm-corrected across {sum(1 for r in compared if r.baseline['p_value'] is not None)}"
+    for r, cmp in compared:
+        p = "—" if cmp.p_value is None else f"{cmp.p_value:.3g}" + (
+            f" ({cmp.p_holm:.3g})" if cmp.p_holm is not None else "")
+        wrong = str(len(cmp.newly_wrong)) + (f" +{len(cmp.unstable_flips)} unstable" if cmp.unstable_flips else "")
+        rows.append([r.category, cmp.n_paired, _acc(cmp.baseline_accuracy, cmp.baseline_ci),
+                     _acc(cmp.accuracy, cmp.ci), interval_text(cmp) if cmp.n_paired else "—", p,
+                     wrong, len(cmp.newly_right), verdict_text(cmp)])
+    lines = [f"against baseline {compared[0][1].baseline_file} (paired examples; 95% intervals; "
+             f"McNemar exact p, Holm-corrected across {sum(1 for _, cmp in compared if cmp.p_value is not None)}"
              " categories):"]
     lines += tabulate(rows, headers=["category", "paired", "baseline", "now", "change [95% CI]", "p (Holm)",
                                      "newly wrong", "newly right", "verdict"]).splitlines()
-    for r in compared:
-        cmp = r.baseline
-        for what, key in (("newly wrong", "newly_wrong"), ("newly right", "newly_right"),
-                          ("unstable flips", "unstable_flips")):
-            if cmp[key]:
-                lines.append(f"{r.category}: {what}: {paths_text(cmp[key])}")
-        lines += [f"{r.category}: {note}" for note in cmp["notes"]]
-    for suite in dict.fromkeys(r.suite for r in compared):   # once per suite, not once per category
-        changes = next(r.baseline.get("run_changes") for r in compared if r.suite == suite)
+    for r, cmp in compared:
+        for what, paths in (("newly wrong", cmp.newly_wrong), ("newly right", cmp.newly_right),
+                            ("unstable flips", cmp.unstable_flips)):
+            if paths:
+                lines.append(f"{r.category}: {what}: {paths_text(paths)}")
+        lines += [f"{r.category}: {note}" for note in cmp.notes]
+    for suite in dict.fromkeys(r.suite for r, _ in compared):   # once per suite, not once per category
+        changes = next(cmp.run_changes for r, cmp in compared if r.suite == suite)
         if changes:
             lines.append(f"{suite}: since the baseline: " + "; ".join(changes))
     return lines

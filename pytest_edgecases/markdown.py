@@ -4,7 +4,8 @@ from __future__ import annotations
 import html
 from typing import Sequence
 
-from .records import CategoryResult
+from .baseline import interval_text, verdict_text
+from .records import CategoryResult, RunInfo
 from .terminal import accuracy_text, failure_rows, severity_counts
 
 MAX_FAILURES_SHOWN = 5
@@ -30,9 +31,10 @@ def render_markdown(results: Sequence[CategoryResult]) -> str:
     suites = sorted({r.suite for r in results})
     head = (f"**{len(failed)} of {len(results)} edge-case categories failed**" if failed
             else f"**All {len(results)} edge-case categories passed**")
-    run = results[0].run if results else {}
+    run = results[0].run if results else RunInfo()
+    model, device = (("?" if v is None else v) for v in (run.model, run.device))
     lines = [f"### Edge cases: {md(', '.join(suites))}", "",
-             head + (f" · model `{md(run.get('model', '?'))}` on {md(run.get('device', '?'))}" if run else ""), ""]
+             head + (f" · model `{md(model)}` on {md(device)}" if run.known else ""), ""]
     lines += _table(["", "category", "images", "accuracy (95% CI)", "failures", "regressions"],
                     [["❌" if not r.passed else "✅", r.category, r.n_examples, accuracy_text(r), severity_counts(r),
                       r.regressions] for r in results])
@@ -54,13 +56,11 @@ def render_markdown(results: Sequence[CategoryResult]) -> str:
 
 def _baseline_section(results: Sequence[CategoryResult]) -> list[str]:
     """Categories whose examples flipped against the baseline, with the verdict in plain words."""
-    from .baseline import interval_text, verdict_text
-
-    compared = [r for r in results if r.baseline]
+    compared = [(r, r.baseline) for r in results if r.baseline is not None]
     if not compared:
         return []
-    flipped = [r for r in compared if r.baseline.get("newly_wrong") or r.baseline.get("newly_right")]
-    ties = sum(len(r.baseline.get("unstable_flips") or ()) for r in compared)
+    flipped = [(r, cmp) for r, cmp in compared if cmp.newly_wrong or cmp.newly_right]
+    ties = sum(len(cmp.unstable_flips) for _, cmp in compared)
     head = (f"**Against the baseline** ({len(compared)} categories compared, {len(flipped)} with flips; "
             "McNemar's exact test, Holm-corrected)")
     # As in the terminal: flips between near-tied answers are shown, not counted.
@@ -69,5 +69,5 @@ def _baseline_section(results: Sequence[CategoryResult]) -> list[str]:
         return ["", f"{head}: no example flipped{ties_note}."]
     return ["", f"{head}{ties_note}:", ""] + _table(
         ["category", "change [95% CI]", "newly wrong", "newly right", "verdict"],
-        [[r.category, interval_text(r.baseline), len(r.baseline["newly_wrong"]), len(r.baseline["newly_right"]),
-          verdict_text(r.baseline)] for r in flipped])
+        [[r.category, interval_text(cmp), len(cmp.newly_wrong), len(cmp.newly_right), verdict_text(cmp)]
+         for r, cmp in flipped])

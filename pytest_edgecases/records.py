@@ -9,13 +9,23 @@ import copy
 import functools
 import math
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, Mapping
 
-#: Review statuses of one example, in the order a reader cares about them.
-STATUSES = ("regression", "failure", "known_failure", "waiver_expired", "waived", "error", "fixed",
-            "ambiguous", "correct")
+from .vocabulary import Severity, Status
+
 #: A top-1/top-2 margin under this makes a prediction "unstable": its flip may be numeric noise.
 UNSTABLE_MARGIN = 0.02
+#: Each severity's place in vocabulary's order, most severe first (tables and queues sort by it).
+_SEVERITY_RANK = {s.value: n for n, s in enumerate(Severity.most_severe_first())}
+#: Status and severity words back to their members (a word a later version added stays a plain str).
+_STATUSES: dict[str, str] = {s.value: s for s in Status}
+_SEVERITIES: dict[str, str] = {s.value: s for s in Severity}
+
+
+def severity_rank(severity: str) -> int:
+    """0 for the most severe; a word that is no severity sorts after every one that is."""
+    return _SEVERITY_RANK.get(severity, len(_SEVERITY_RANK))
 
 
 @dataclass(frozen=True)
@@ -75,8 +85,8 @@ class ExampleResult:
     predicted: str | None
     confidence: float | None
     correct: bool | None              # None: not scored (corrupt image, model error)
-    severity: str
-    status: str                       # one of STATUSES
+    severity: Severity
+    status: Status
     counted: bool                     # counts against max_failures
     top: list[list[Any]] = field(default_factory=list)   # [[label, probability], …] best first
     margin: float | None = None
@@ -102,7 +112,7 @@ class ExampleResult:
     @property
     def is_failure(self) -> bool:
         """Wrong and scored (ambiguous and unreadable examples are not failures)."""
-        return self.correct is False and self.status != "ambiguous"
+        return self.correct is False and self.status != Status.AMBIGUOUS
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -111,8 +121,11 @@ class ExampleResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ExampleResult":
         """Inverse of to_dict (ignores keys it does not know, for forward compatibility)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = _known(cls, data)
+        for name, members in (("severity", _SEVERITIES), ("status", _STATUSES)):
+            if isinstance(values.get(name), str):
+                values[name] = members.get(values[name], values[name])
+        return cls(**values)
 
 
 @dataclass
@@ -124,6 +137,126 @@ class Check:
     limit: str
     passed: bool
     detail: str = ""
+
+
+@dataclass
+class GroupFigures:
+    """Accuracy of the scored examples sharing one value of the category's ``group_by`` column."""
+
+    n: int
+    correct: int
+    accuracy: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+@dataclass
+class Conflict:
+    """An example whose reviewers gave different verdicts."""
+
+    image: str
+    category: str
+    votes: list[list[str]]            # [[reviewer, verdict], …]
+    comment: str
+
+
+@dataclass
+class Agreement:
+    """How far reviewers agree on the examples two or more of them reviewed (agreement.agreement)."""
+
+    method: str                       # "Cohen" for two reviewers, "Fleiss" for more
+    kappa: float | None
+    n: int                            # examples the kappa is over
+    reviewers: list[str]
+    conflicts: list[Conflict]
+    words: str                        # Landis & Koch's word for the kappa
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe dict (the form results files hold)."""
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Agreement":
+        """Inverse of the JSON form (the dataclass's fields as keys)."""
+        conflicts = [Conflict(**_known(Conflict, c)) for c in data.get("conflicts", [])]
+        return cls(**{**_known(cls, data), "conflicts": conflicts})
+
+
+@dataclass
+class BaselineComparison:
+    """A category paired with the baseline's examples (baseline.compare; see docs/baselines.md).
+
+    ``p_holm`` and ``significant`` stay None until baseline.apply_holm has every category's p-value.
+    """
+
+    baseline_file: str = ""           # the baseline as shown in messages
+    n_paired: int = 0
+    added: int = 0
+    removed: int = 0
+    changed: int = 0                  # same path, different bytes: not paired
+    unscored: int = 0                 # ambiguous or unreadable in one of the runs: not paired
+    newly_wrong: list[str] = field(default_factory=list)
+    newly_right: list[str] = field(default_factory=list)
+    unstable_flips: list[str] = field(default_factory=list)
+    right_to_wrong: int = 0
+    wrong_to_right: int = 0
+    delta: float | None = None        # paired accuracy change, now minus baseline
+    lo: float | None = None
+    hi: float | None = None
+    p_value: float | None = None      # McNemar's exact test
+    p_holm: float | None = None
+    significant: bool | None = None
+    baseline_accuracy: float | None = None
+    baseline_ci: list[float] | None = None
+    accuracy: float | None = None
+    ci: list[float] | None = None
+    notes: list[str] = field(default_factory=list)
+    run_changes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe dict (the form results files hold)."""
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "BaselineComparison":
+        """Inverse of the JSON form (the dataclass's fields as keys; a missing one takes its default)."""
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What produced a suite's predictions: model fingerprint, device, precision, versions, counts.
+
+    Every field is optional: a category that could not be judged knows nothing of its run, and
+    a results file keeps only what was known. The JSON form leaves out what is not known.
+    """
+
+    model: str | None = None          # the model's fingerprint, shortened
+    device: str | None = None
+    precision: str | None = None
+    versions: dict[str, str] | None = None
+    preprocess: str | None = None
+    images: int | None = None
+    inferred: int | None = None
+    cached: int | None = None
+    seconds: float | None = None
+    python: str | None = None
+    date: str | None = None           # when inference ran, ISO format
+
+    @property
+    def known(self) -> bool:
+        """Whether anything at all is known about the run."""
+        return any(getattr(self, name) is not None for name in _field_names(type(self)))
+
+    def to_json(self) -> dict[str, Any]:
+        """The known facts as a JSON-safe dict, in field order."""
+        return {name: _plain(value) for name in _field_names(type(self))
+                if (value := getattr(self, name)) is not None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> "RunInfo":
+        """From the dict a session records per suite (or a results file holds); unknown keys are ignored."""
+        return cls(**_known(cls, data or {}))
 
 
 @dataclass
@@ -148,45 +281,69 @@ class CategoryResult:
     fixed: int
     checks: list[Check]
     examples: list[ExampleResult]
-    groups: dict[str, dict[str, Any]] = field(default_factory=dict)   # group -> {n, correct, accuracy}
+    groups: dict[str, GroupFigures] = field(default_factory=dict)   # group_by value -> its figures
     group_by: str | None = None
     labels: list[str] = field(default_factory=list)
     thresholds: dict[str, Any] = field(default_factory=dict)
     error: str | None = None          # why the category could not be judged at all
-    agreement: dict[str, Any] = field(default_factory=dict)
-    baseline: dict[str, Any] = field(default_factory=dict)
-    run: dict[str, Any] = field(default_factory=dict)   # model fingerprint, device, precision, versions
+    agreement: Agreement | None = None   # None: no two reviewers overlap
+    baseline: BaselineComparison | None = None   # None: not compared with a baseline
+    run: RunInfo = field(default_factory=RunInfo)
     index: int = 0                    # position in its suite, so reports keep the declared order
 
     def failures(self) -> list[ExampleResult]:
         """Scored wrong answers, worst first: high severity, then confident mistakes."""
-        rank = {"high": 0, "medium": 1, "low": 2}
-        wrong = [e for e in self.examples if e.is_failure or e.status == "error"]
-        return sorted(wrong, key=lambda e: (e.status != "error", rank.get(e.severity, 3),
+        wrong = [e for e in self.examples if e.is_failure or e.status == Status.ERROR]
+        return sorted(wrong, key=lambda e: (e.status != Status.ERROR, severity_rank(e.severity),
                                             -(e.confidence or 0.0), e.path))
 
     def to_dict(self, examples: bool = True) -> dict[str, Any]:
-        """JSON-safe dict (crosses from xdist workers to the controller); without the examples' list if asked."""
-        if examples:
-            return _plain(self)
-        return {name: [] if name == "examples" else _plain(getattr(self, name)) for name in _field_names(type(self))}
+        """JSON-safe dict (crosses from xdist workers to the controller); without the examples' list if asked.
+
+        An absent agreement or baseline is written as ``{}``, as results files always held it.
+        """
+        out = {}
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            if name == "examples" and not examples:
+                out[name] = []
+            elif value is None and name in ("agreement", "baseline"):
+                out[name] = {}
+            else:
+                out[name] = _plain(value)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CategoryResult":
         """Inverse of to_dict."""
-        names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in names}
+        values = _known(cls, data)
         values["checks"] = [Check(**c) for c in data.get("checks", [])]
         values["examples"] = [ExampleResult.from_dict(e) for e in data.get("examples", [])]
+        values["groups"] = {name: GroupFigures(**_known(GroupFigures, v))
+                            for name, v in (data.get("groups") or {}).items()}
+        values["agreement"] = Agreement.from_json(data["agreement"]) if data.get("agreement") else None
+        values["baseline"] = BaselineComparison.from_json(data["baseline"]) if data.get("baseline") else None
+        values["run"] = RunInfo.from_json(data.get("run"))
         return cls(**values)
 
 
 _ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
+def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of data that name a field of cls (a file from a later version may hold more)."""
+    names = _field_set(cls)
+    return {k: v for k, v in data.items() if k in names}
+
+
 @functools.cache
 def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
+
+
+@functools.cache
+def _field_set(cls: type) -> frozenset[str]:
+    return frozenset(_field_names(cls))
 
 
 def _plain(value: Any) -> Any:
@@ -201,6 +358,10 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if kind is tuple:
         return tuple(_plain(v) for v in value)
+    if isinstance(value, Enum):   # Status, Severity: the word itself (xdist's transport knows no enums)
+        return value.value
+    if kind is RunInfo:
+        return value.to_json()
     if is_dataclass(value) and not isinstance(value, type):
         return {name: _plain(getattr(value, name)) for name in _field_names(kind)}
     return copy.deepcopy(value)

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .files import atomic_write, is_special
-from .records import CategoryResult, ExampleResult
+from .records import CategoryResult, ExampleResult, severity_rank
+from .vocabulary import Severity, Status
 
 MARKER = "# pytest-edgecases review queue"
-_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 #: What JSON leaves raw but YAML refuses (control and surrogate characters) or reads as a line break.
 _NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\x85\u2028\u2029\ufeff]")
 
@@ -31,7 +31,7 @@ def queue_entries(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
             if why is None:
                 continue
             group, reason = why
-            key = (group, _SEVERITY_RANK.get(e.severity, 3), -(e.confidence or 0.0), r.suite_file, e.path)
+            key = (group, severity_rank(e.severity), -(e.confidence or 0.0), r.suite_file, e.path)
             picked.append((key, {"suite": r.suite, "suite_file": r.suite_file, "image": e.path,
                                  "category": r.category, "label": e.label, "predicted": e.predicted,
                                  "confidence": e.confidence, "severity": e.severity, "sha256": e.sha256,
@@ -43,17 +43,17 @@ def queue_entries(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
 
 def _reason(e: ExampleResult, confidence_below: float | None) -> tuple[int, str] | None:
     """(urgency group, reason in words), or None when the example needs no review."""
-    if e.status == "error":
+    if e.status == Status.ERROR:
         return None
-    if e.status == "failure":
-        if e.severity == "high":
+    if e.status == Status.FAILURE:
+        if e.severity == Severity.HIGH:
             return 0, "unreviewed failure, high severity"
         return 1, "unreviewed failure"
-    if e.status == "regression":
+    if e.status == Status.REGRESSION:
         return 2, "regression: reviewed correct, now wrong"
-    if e.status == "fixed":
+    if e.status == Status.FIXED:
         return 2, "fixed: reviewed incorrect, now right — update the verdict"
-    if e.status == "waiver_expired":
+    if e.status == Status.WAIVER_EXPIRED:
         return 2, "waiver expired"
     if e.stale:
         return 3, "stale: the image changed since it was reviewed"

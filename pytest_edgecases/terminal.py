@@ -6,8 +6,10 @@ from typing import Sequence
 
 from tabulate import tabulate
 
+from .agreement import agreement
 from .errors import printable
-from .records import CategoryResult, Check, ExampleResult
+from .records import CategoryResult, Check, ExampleResult, severity_rank
+from .vocabulary import Status
 
 MAX_LISTED = 10
 HEADERS = ["image", "expected", "predicted", "confidence", "severity", "status", "comment"]
@@ -27,9 +29,8 @@ def accuracy_text(result: CategoryResult) -> str:
 
 def severity_counts(result: CategoryResult) -> str:
     """Counted failures per severity: 'high 1, medium 3'."""
-    parts = [f"{sev} {n}" for sev, n in sorted(result.failures_by_severity.items(),
-                                               key=lambda kv: ("high", "medium", "low").index(kv[0])
-                                               if kv[0] in ("high", "medium", "low") else 9) if n]
+    parts = [f"{sev} {n}" for sev, n in sorted(result.failures_by_severity.items(), key=lambda kv: severity_rank(kv[0]))
+             if n]
     return ", ".join(parts) or "0"
 
 
@@ -37,7 +38,8 @@ def failure_rows(examples: Sequence[ExampleResult], limit: int = MAX_LISTED) -> 
     """Rows of the worst failures: image, expected, predicted, confidence, severity, status, comment."""
     rows = []
     for e in examples[:limit]:
-        status = e.status.replace("_", " ") + (" (unstable)" if e.unstable else "") + (" (stale review)" if e.stale else "")
+        status = (e.status.replace("_", " ") + (" (unstable)" if e.unstable else "")
+                  + (" (stale review)" if e.stale else ""))
         comment = e.error or e.comment
         rows.append([printable(cell) for cell in (e.path, e.label, e.predicted or "—", percent(e.confidence),
                                                   e.severity, status, (comment[:60] + "…") if len(comment) > 61
@@ -91,12 +93,12 @@ def failure_message(result: CategoryResult) -> str:
         if len(failures) > MAX_LISTED:
             lines.append(f"… and {len(failures) - MAX_LISTED} more (see --edgecases-results or the HTML report)")
     # Reviewed examples that are not failures still need a reader: a fix means the annotation is out of date.
-    noted = [e for e in result.examples if e.status in ("fixed", "ambiguous")]
+    noted = [e for e in result.examples if e.status in (Status.FIXED, Status.AMBIGUOUS)]
     if noted:
         lines += ["", f"reviewed, not failures ({len(noted)}; update the annotation of a fixed one):",
                   tabulate(failure_rows(noted), headers=HEADERS)]
     if result.groups:
-        rows = [[printable(g), v["n"], f"{v['accuracy']:.1%} [{v['ci_low']:.1%}–{v['ci_high']:.1%}]"]
+        rows = [[printable(g), v.n, f"{v.accuracy:.1%} [{v.ci_low:.1%}–{v.ci_high:.1%}]"]
                 for g, v in result.groups.items()]
         lines += ["", tabulate(rows, headers=[printable(result.group_by or "group"), "images", "accuracy (95% CI)"])]
     return "\n".join(lines)
@@ -117,16 +119,14 @@ def summary_table(results: Sequence[CategoryResult]) -> str:
 
 def agreement_lines(results: Sequence[CategoryResult]) -> list[str]:
     """One line per suite on reviewer agreement, when at least two reviewers overlap."""
-    from .agreement import agreement
-
     lines = []
     for suite in sorted({r.suite for r in results}):
         found = agreement([e for r in results if r.suite == suite for e in r.examples])
         if found:
-            kappa = "undefined" if found["kappa"] is None else f"{found['kappa']:.2f} ({found['words']})"
-            whose = found["method"] + ("'" if found["method"].endswith("s") else "'s")   # Fleiss', Cohen's
-            lines.append(f"reviewer agreement in {suite}: {whose} kappa {kappa} on {found['n']} "
-                         f"example(s) reviewed by {', '.join(found['reviewers'])}; {len(found['conflicts'])} conflict(s)")
-            lines += [f"  conflict: {c['category']} {c['image']}: "
-                      + ", ".join(f"{who} says {verdict}" for who, verdict in c["votes"]) for c in found["conflicts"][:10]]
+            kappa = "undefined" if found.kappa is None else f"{found.kappa:.2f} ({found.words})"
+            whose = found.method + ("'" if found.method.endswith("s") else "'s")   # Fleiss', Cohen's
+            lines.append(f"reviewer agreement in {suite}: {whose} kappa {kappa} on {found.n} "
+                         f"example(s) reviewed by {', '.join(found.reviewers)}; {len(found.conflicts)} conflict(s)")
+            lines += [f"  conflict: {c.category} {c.image}: "
+                      + ", ".join(f"{who} says {verdict}" for who, verdict in c.votes) for c in found.conflicts[:10]]
     return [printable(line) for line in lines]

@@ -11,9 +11,10 @@ from typing import Any, Mapping, Sequence
 
 from .agreement import agreement
 from .annotations import Review
-from .records import CategoryResult, Check, ExampleResult, Prediction
+from .records import CategoryResult, Check, ExampleResult, GroupFigures, Prediction, RunInfo
 from .stats import wilson_interval
-from .suite import SEVERITIES, Category, Example, Suite
+from .suite import Category, Example, Suite
+from .vocabulary import SEVERITIES, Severity, Status
 
 
 @dataclass(frozen=True)
@@ -33,28 +34,28 @@ def example_result(category: Category, item: Scored, labels: Sequence[str], revi
     active = review if review is not None and not stale else None   # a stale review no longer applies
     label = (active.label if active and active.label else None) or ex.label
     accept = [label] + [a for a in (active.accept if active else ()) if a != label]
-    severity = (active.severity if active and active.severity else None) or ex.severity or category.severity
+    severity = Severity((active.severity if active and active.severity else None) or ex.severity or category.severity)
     predicted = labels[pred.index] if pred.index is not None and 0 <= pred.index < len(labels) else None
     correct = None if predicted is None else predicted in accept
     verdict = active.verdict if active else None
     waiver = active.waiver if active else None
 
     if correct is None:
-        status = "error"
+        status = Status.ERROR
     elif verdict == "ambiguous":
-        status = "ambiguous"
+        status = Status.AMBIGUOUS
     elif verdict == "correct":
-        status = "correct" if correct else "regression"
+        status = Status.CORRECT if correct else Status.REGRESSION
     elif verdict == "incorrect":
-        status = "fixed" if correct else "known_failure"
+        status = Status.FIXED if correct else Status.KNOWN_FAILURE
     else:
-        status = "correct" if correct else "failure"
-    if correct is False and status != "ambiguous" and waiver is not None:
+        status = Status.CORRECT if correct else Status.FAILURE
+    if correct is False and status != Status.AMBIGUOUS and waiver is not None:
         if waiver.active(today):
-            status = "waived" if status != "regression" else status
-        elif status != "regression":
-            status = "waiver_expired"
-    counted = correct is False and status not in ("ambiguous", "waived")
+            status = Status.WAIVED if status != Status.REGRESSION else status
+        elif status != Status.REGRESSION:
+            status = Status.WAIVER_EXPIRED
+    counted = correct is False and status not in (Status.AMBIGUOUS, Status.WAIVED)
     return ExampleResult(
         path=ex.path, category=category.test_name, label=label, predicted=predicted,
         confidence=pred.confidence, correct=correct, severity=severity, status=status, counted=counted,
@@ -70,13 +71,16 @@ def example_result(category: Category, item: Scored, labels: Sequence[str], revi
 
 def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: Mapping[tuple[str, str], Review],
           today: dt.date | None = None, extra_checks: Sequence[Check] = (),
-          run: Mapping[str, Any] | None = None) -> CategoryResult:
-    """Judge a category against its thresholds; returns figures, checks and every example's result."""
+          run: RunInfo | Mapping[str, Any] | None = None) -> CategoryResult:
+    """Judge a category against its thresholds; returns figures, checks and every example's result.
+
+    ``run`` may still be the plain dict a session records per suite; it becomes a RunInfo here.
+    """
     today = today or dt.date.today()
     results = [example_result(category, s, suite.labels, reviews.get((category.test_name, s.example.path)), today)
                for s in scored]
     th = category.thresholds
-    scored_ex = [r for r in results if r.correct is not None and r.status != "ambiguous"]
+    scored_ex = [r for r in results if r.correct is not None and r.status != Status.AMBIGUOUS]
     n_correct = sum(1 for r in scored_ex if r.correct)
     n = len(scored_ex)
     accuracy = n_correct / n if n else None
@@ -85,11 +89,11 @@ def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: M
     for r in results:
         if r.counted:
             by_sev[r.severity] = by_sev.get(r.severity, 0) + 1
-    regressions = sum(1 for r in results if r.status == "regression")
-    fixed = sum(1 for r in results if r.status == "fixed")
+    regressions = sum(1 for r in results if r.status == Status.REGRESSION)
+    fixed = sum(1 for r in results if r.status == Status.FIXED)
     checks: list[Check] = []
 
-    errors = [r for r in results if r.status == "error"]
+    errors = [r for r in results if r.status == Status.ERROR]
     if errors:
         shown = ", ".join(f"{r.path} ({r.error})" for r in errors[:3]) + (" …" if len(errors) > 3 else "")
         checks.append(Check("scoring_errors", f"{len(errors)} example(s)", "0", False, shown))
@@ -119,11 +123,11 @@ def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: M
                             "reviewed correct, now wrong" if regressions > max_reg else ""))
     groups = group_accuracy(results, category.group_by) if category.group_by else {}
     if category.group_by and th.max_group_gap is not None:
-        judged = {g: v for g, v in groups.items() if v["accuracy"] is not None}
+        judged = {g: v.accuracy for g, v in groups.items() if v.accuracy is not None}
         if len(judged) >= 2:
-            best = max(judged, key=lambda g: judged[g]["accuracy"])
-            worst = min(judged, key=lambda g: judged[g]["accuracy"])
-            gap = judged[best]["accuracy"] - judged[worst]["accuracy"]
+            best = max(judged, key=judged.__getitem__)
+            worst = min(judged, key=judged.__getitem__)
+            gap = judged[best] - judged[worst]
             ok = gap <= th.max_group_gap + 1e-12
             checks.append(Check("max_group_gap", f"{gap:.1%}", f"<= {th.max_group_gap:.1%}", ok,
                                 f"{category.group_by}={worst} trails {category.group_by}={best}"))
@@ -132,7 +136,7 @@ def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: M
         **_identity(suite, category), passed=all(c.passed for c in checks),
         n_examples=len(results), n_scored=n, n_correct=n_correct, accuracy=accuracy, ci_low=low, ci_high=high,
         failures_by_severity=by_sev, regressions=regressions, fixed=fixed, checks=checks, examples=results,
-        groups=groups, run=dict(run or {}), agreement=agreement(results))
+        groups=groups, run=run if isinstance(run, RunInfo) else RunInfo.from_json(run), agreement=agreement(results))
 
 
 def unjudged(suite: Suite, category: Category, index: int, message: str) -> CategoryResult:
@@ -152,11 +156,11 @@ def _identity(suite: Suite, category: Category) -> dict[str, Any]:
                 thresholds={**thresholds_dict(category), "review_confidence_below": suite.review_confidence_below})
 
 
-def group_accuracy(results: Sequence[ExampleResult], column: str) -> dict[str, dict[str, Any]]:
+def group_accuracy(results: Sequence[ExampleResult], column: str) -> dict[str, GroupFigures]:
     """Accuracy per value of a manifest column, with Wilson intervals."""
     groups: dict[str, list[ExampleResult]] = {}
     for r in results:
-        if r.correct is None or r.status == "ambiguous":
+        if r.correct is None or r.status == Status.AMBIGUOUS:
             continue
         groups.setdefault(r.metadata.get(column, "") or "(blank)", []).append(r)
     out = {}
@@ -164,7 +168,7 @@ def group_accuracy(results: Sequence[ExampleResult], column: str) -> dict[str, d
         members = groups[name]
         k = sum(1 for r in members if r.correct)
         lo, hi = wilson_interval(k, len(members))
-        out[name] = {"n": len(members), "correct": k, "accuracy": k / len(members), "ci_low": lo, "ci_high": hi}
+        out[name] = GroupFigures(n=len(members), correct=k, accuracy=k / len(members), ci_low=lo, ci_high=hi)
     return out
 
 

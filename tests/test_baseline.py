@@ -20,7 +20,7 @@ from conftest import write_images
 from pytest_edgecases import __main__ as cli
 from pytest_edgecases.baseline import apply_holm, baseline_document, compare, load_baseline, save_baseline
 from pytest_edgecases.errors import EdgecasesError
-from pytest_edgecases.records import CategoryResult, ExampleResult
+from pytest_edgecases.records import BaselineComparison, CategoryResult, ExampleResult, RunInfo
 from pytest_edgecases.results import write_results
 
 SUITE = """
@@ -70,8 +70,8 @@ def _result(examples: list[ExampleResult], category: str = "cat", suite: str = "
         passed=True, n_examples=len(examples), n_scored=len(scored), n_correct=right,
         accuracy=right / len(scored) if scored else None, ci_low=None, ci_high=None, failures_by_severity={},
         regressions=0, fixed=0, checks=[], examples=examples, labels=["red", "blue"],
-        run={"model": "abc", "device": "cpu", "precision": "fp32", "preprocess": "p", "versions": {"torch": "2"},
-             "date": "2026-01-01T00:00:00", "seconds": 1.5})
+        run=RunInfo.from_json({"model": "abc", "device": "cpu", "precision": "fp32", "preprocess": "p",
+                               "versions": {"torch": "2"}, "date": "2026-01-01T00:00:00", "seconds": 1.5}))
 
 
 # -- saving and loading ---------------------------------------------------------------------------
@@ -133,12 +133,12 @@ def test_compare_pairs_only_the_same_images(tmp_path: Path) -> None:
     now = [_example("same-right.png", True), _example("same-flip.png", False), _example("new.png", False),
            _example("edited.png", False, sha="new-bytes"), _example("ambiguous.png", False, status="ambiguous")]
     cmp = compare(_result(now), _baseline_of(tmp_path, [_result(before)]))
-    assert (cmp["n_paired"], cmp["added"], cmp["removed"], cmp["changed"], cmp["unscored"]) == (2, 1, 1, 1, 1)
-    assert cmp["newly_wrong"] == ["same-flip.png"] and cmp["newly_right"] == []
-    assert (cmp["baseline_accuracy"], cmp["accuracy"], cmp["delta"]) == (1.0, 0.5, -0.5)
-    assert cmp["lo"] < cmp["delta"] < cmp["hi"] and cmp["p_value"] == 1.0
-    assert any("1 image(s) changed" in n for n in cmp["notes"])
-    assert any("compared on the 2 examples in both runs (1 added, 1 removed" in n for n in cmp["notes"])
+    assert (cmp.n_paired, cmp.added, cmp.removed, cmp.changed, cmp.unscored) == (2, 1, 1, 1, 1)
+    assert cmp.newly_wrong == ["same-flip.png"] and cmp.newly_right == []
+    assert (cmp.baseline_accuracy, cmp.accuracy, cmp.delta) == (1.0, 0.5, -0.5)
+    assert cmp.lo < cmp.delta < cmp.hi and cmp.p_value == 1.0
+    assert any("1 image(s) changed" in n for n in cmp.notes)
+    assert any("compared on the 2 examples in both runs (1 added, 1 removed" in n for n in cmp.notes)
 
 
 def test_unstable_flips_are_not_new_failures(tmp_path: Path) -> None:
@@ -147,19 +147,19 @@ def test_unstable_flips_are_not_new_failures(tmp_path: Path) -> None:
     now = [_example("tie.png", False, margin=0.3), _example("firm.png", False, margin=0.5),
            _example("tie-now.png", True, margin=0.001)]
     cmp = compare(_result(now), _baseline_of(tmp_path, [_result(before)]))
-    assert cmp["newly_wrong"] == ["firm.png"]
-    assert cmp["newly_right"] == []
-    assert cmp["unstable_flips"] == ["tie.png", "tie-now.png"]   # unstable in either run is enough
+    assert cmp.newly_wrong == ["firm.png"]
+    assert cmp.newly_right == []
+    assert cmp.unstable_flips == ["tie.png", "tie-now.png"]   # unstable in either run is enough
 
 
 def test_holm_is_applied_across_categories() -> None:
     results = [_result([], category=name) for name in ("a", "b", "c")]
     for r, p in zip(results, (0.001, 0.03, 0.5)):
-        r.baseline = {"p_value": p}
+        r.baseline = BaselineComparison(p_value=p)
     results.append(_result([], category="new"))        # not in the baseline: not in the family
     apply_holm(results)
-    assert [r.baseline.get("p_holm") for r in results] == pytest.approx([0.003, 0.06, 0.5, None])
-    assert [r.baseline.get("significant") for r in results] == [True, False, False, None]
+    assert [r.baseline and r.baseline.p_holm for r in results] == pytest.approx([0.003, 0.06, 0.5, None])
+    assert [r.baseline and r.baseline.significant for r in results] == [True, False, False, None]
 
 
 def test_a_baseline_of_another_suite_or_label_set_is_an_error(tmp_path: Path) -> None:
@@ -322,7 +322,7 @@ def test_cli_regenerates_the_report_against_a_baseline(pytester: pytest.Pytester
     [(path, results, context)] = fake_report
     assert [r.category for r in results] == ["clean", "dark"]
     dark = context.baseline["dark"]
-    assert dark["newly_wrong"] == [f"data/dark/red/{i:03d}.png" for i in range(6)] and dark["p_holm"] is not None
+    assert dark.newly_wrong == [f"data/dark/red/{i:03d}.png" for i in range(6)] and dark.p_holm is not None
     assert results[1].passed is False       # judged again against the baseline: max_new_failures now fails
     assert any(c.name == "max_new_failures" and not c.passed for c in results[1].checks)
     assert context.rootdir == root.resolve() and "colours" in context.title

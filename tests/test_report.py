@@ -18,7 +18,7 @@ import yaml  # noqa: F401  (pytester evicts modules first imported during a run;
 from markupsafe import escape
 from PIL import Image
 
-from pytest_edgecases.records import CategoryResult, Check, ExampleResult
+from pytest_edgecases.records import CategoryResult, Check, ExampleResult, GroupFigures, RunInfo
 from pytest_edgecases.report import (ReportContext, html_extras, kappa_words, p_value_words, render_report,
                                      write_report)
 from pytest_edgecases.report import svg
@@ -77,7 +77,7 @@ def cat(name: str = "cat", examples: list[ExampleResult] | None = None, *, level
                                 acc is not None and acc >= 0.9)],
                   examples=examples, labels=["red", "blue"], index=index,
                   thresholds={"min_accuracy": min_accuracy, "max_failures": {"high": 0}, "gate": "point"},
-                  run={"model": "abc123", "device": "cpu", "precision": "fp32", "date": "2026-11-23T10:00:00"})
+                  run=RunInfo(model="abc123", device="cpu", precision="fp32", date="2026-11-23T10:00:00"))
     fields.update(extra)
     return CategoryResult(**fields)
 
@@ -159,8 +159,8 @@ def hostile_results() -> list[CategoryResult]:
             comment=PAYLOADS[3])
     e3 = ex("data/bad.png", predicted=None, confidence=None, error=HOSTILE)
     r = cat("dark", [e1, e2, e3], description=HOSTILE, suite=HOSTILE, labels=["red", HOSTILE],
-            group_by="camera", groups={PAYLOADS[5]: {"n": 1, "correct": 0, "accuracy": 0.0, "ci_low": 0.0,
-                                                      "ci_high": 0.79}},
+            group_by="camera", groups={PAYLOADS[5]: GroupFigures(n=1, correct=0, accuracy=0.0, ci_low=0.0,
+                                                                 ci_high=0.79)},
             checks=[Check("min_accuracy", HOSTILE, HOSTILE, False, HOSTILE)])
     return [r]
 
@@ -295,7 +295,7 @@ def test_many_labels_become_a_list_of_confusions() -> None:
 def test_group_accuracy_and_reliability_diagram_with_ece() -> None:
     """Per-group accuracy when group_by is set; ECE as computed by stats for suite and category."""
     examples = [ex(f"{i}.png", predicted="red" if i % 3 else "blue", confidence=0.55 + i / 50) for i in range(20)]
-    groups = {"nikon": {"n": 10, "correct": 6, "accuracy": 0.6, "ci_low": 0.3, "ci_high": 0.85}}
+    groups = {"nikon": GroupFigures(n=10, correct=6, accuracy=0.6, ci_low=0.3, ci_high=0.85)}
     html = render_report([cat("c", examples, group_by="camera", groups=groups)], ReportContext())
     assert "Accuracy by camera" in html and ">nikon</td>" in html
     bins = reliability_bins([e.confidence for e in examples], [bool(e.correct) for e in examples])

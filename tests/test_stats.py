@@ -158,7 +158,7 @@ def test_binomial_exact_big_integers_large_n():
 def test_stirling_correction_table():
     # The small-n table behind the accurate pmf, against 50-digit mpmath.
     mpmath = pytest.importorskip("mpmath")
-    from pytest_edgecases.stats import _STIRLERR_SMALL
+    from pytest_edgecases.stats.significance import _STIRLERR_SMALL
 
     with mpmath.workdps(50):
         for n in range(1, 16):
