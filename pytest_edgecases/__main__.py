@@ -80,7 +80,7 @@ def _report(args: argparse.Namespace) -> int:
         compare_all(results, load_baseline(args.baseline))
 
     try:
-        from . import report as html   # lazy: the report pulls in jinja2 and image code
+        from . import report as html  # lazy: the report pulls in jinja2 and image code
     except ImportError as exc:
         print(f"error: the HTML report module is not available: {exc}", file=sys.stderr)
         return WRITE_FAILED

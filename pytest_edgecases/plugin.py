@@ -1,7 +1,9 @@
 """pytest hooks and options only; the work lives in session.py and the pure modules.
 
 Nothing heavy is imported here: torch is imported only once ``--edgecases`` is given and
-inference starts, so having the plugin installed costs ordinary pytest runs nothing.
+inference starts, so having the plugin installed costs ordinary pytest runs nothing. Modules that
+pull in YAML, Pillow or tabulate (the session, the nodes, the summary table) are imported in the
+hooks that run only with ``--edgecases``.
 """
 from __future__ import annotations
 
@@ -11,6 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generator
 
 import pytest
+
+from . import hookspec
+from .errors import EdgecasesError, printable
+from .files import only_images
+from .gcpolicy import paused_gc
+from .inference.device import resolve_device
 
 if TYPE_CHECKING:
     from .session import EdgecasesSession
@@ -37,8 +45,6 @@ _OPTIONS = [
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     """Register pytest_edgecases_load_model for conftest.py files."""
-    from . import hookspec
-
     pluginmanager.add_hookspecs(hookspec)
 
 
@@ -109,8 +115,8 @@ def pytest_configure(config: pytest.Config) -> None:
         cache_problem = _not_writable(cache_dir)
     if cache_problem:
         cache_dir = None
-    options = Options(device=device, batch_size=batch_size, precision=precision, report=_opt_str(_path(config, "report")),
-                      results=_opt_str(results), baseline=_opt_str(_path(config, "baseline")),
+    options = Options(device=device, batch_size=batch_size, precision=precision,
+                      report=_opt_str(_path(config, "report")), results=_opt_str(results), baseline=_opt_str(_path(config, "baseline")),
                       save_baseline=_opt_str(_path(config, "save-baseline")),
                       review_queue=_opt_str(_path(config, "review-queue")),
                       markdown=_opt_str(_path(config, "markdown")), cache_dir=cache_dir, no_cache=no_cache,
@@ -140,11 +146,8 @@ def _whole_number(config: pytest.Config, name: str, minimum: int, unit: str = ""
 
 def _check_device(device: str) -> None:
     """A device the machine lacks is a usage error now, not one failure per category after collection."""
-    from .engine import resolve_device   # imports torch: only when a GPU was asked for by name
-    from .errors import EdgecasesError
-
     try:
-        resolve_device(device)
+        resolve_device(device)   # imports torch: only when a GPU was asked for by name
     except EdgecasesError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -207,8 +210,6 @@ def _write_line(config: pytest.Config, line: str) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or hasattr(config, "workerinput"):
         return
-    from .errors import printable
-
     line = printable(line)   # it may name a suite: text from YAML
     capman = config.pluginmanager.get_plugin("capturemanager")
     if capman is not None:
@@ -242,8 +243,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     """With --edgecases, keep pytest out of folders that hold nothing but images (none is a test)."""
     if SESSION_KEY not in config.stash or collection_path.suffix:   # files, and folders named like files
         return None
-    from .files import only_images
-    from .suite import IMAGE_SUFFIXES
+    from .suite import IMAGE_SUFFIXES  # YAML: only with --edgecases
 
     memo = config.stash.setdefault(IMAGE_DIRS_KEY, {})
     return True if collection_path.is_dir() and only_images(collection_path, IMAGE_SUFFIXES, memo) else None
@@ -285,10 +285,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def _attach_html_extras(item: pytest.Item, report: pytest.TestReport, result: Any) -> None:
     """pytest-html 4: the category's summary and a few failure thumbnails in its row (plain dicts)."""
-    from .report import ReportContext, html_extras, session_thumbnailer
+    from .outputs import thumbnailer
+    from .report import ReportContext, html_extras
 
     edge = session_of(item.config)
-    context = ReportContext(rootdir=edge.rootdir, thumbnail=session_thumbnailer(edge))
+    context = ReportContext(rootdir=edge.rootdir, thumbnail=thumbnailer(edge))
     try:
         extras = html_extras(result, context)
     except Exception as exc:  # noqa: BLE001 - a decoration of someone else's report must never fail the run
@@ -308,8 +309,6 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     if data.get("ci_low") is not None:
         extra += f" [{percent(data['ci_low'])}–{percent(data['ci_high'])}]"
     if data.get("description"):
-        from .errors import printable
-
         extra += f" · {printable(data['description'])}"
     word = "PASSED" if report.passed else "FAILED"
     return report.outcome, "." if report.passed else "F", (f"{word} ({extra})", {"green": report.passed,
@@ -339,7 +338,6 @@ class RunReporter:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write the results file, report and other outputs once, from the gathered results."""
         from .outputs import write_outputs
-        from .session import paused_gc
 
         edge = session_of(self.config)
         edge.results.sort(key=lambda r: (r.suite_file, r.index))
@@ -361,8 +359,6 @@ class RunReporter:
         for line in summary_table(edge.results).splitlines() + agreement_lines(edge.results):
             terminalreporter.write_line(line)
         _write_baseline_comparison(terminalreporter, edge)
-        from .errors import printable
-
         for note in edge.notes:
             terminalreporter.write_line(printable(note))
 
