@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .baseline import save_baseline
 from .files import atomic_write
 from .markdown import render_markdown
 from .records import CategoryResult
-from .report import ReportContext, write_report
-from .report.thumbs import BlobMemo, Thumbnailer, session_thumbnailer
 from .results import write_results
 from .review_queue import queue_entries, write_queue
 from .session import EdgecasesSession
 from .transforms import Level
+
+if TYPE_CHECKING:
+    from .report.thumbs import BlobMemo, Thumbnailer
 
 
 def write_outputs(edge: EdgecasesSession) -> None:
@@ -71,6 +72,8 @@ def _save_baseline(edge: EdgecasesSession, path: Path) -> None:
 
 def thumbnailer(edge: EdgecasesSession, memo: BlobMemo | None = None) -> Thumbnailer:
     """Thumbnails as the model saw each example (a synthetic category's transform applied)."""
+    # The report's image code: only when thumbnails are made.
+    from .report.thumbs import session_thumbnailer
 
     def transform_of(result: CategoryResult) -> Level | None:
         # Suites are read again on the controller under xdist, where nothing was collected.
@@ -80,6 +83,9 @@ def thumbnailer(edge: EdgecasesSession, memo: BlobMemo | None = None) -> Thumbna
 
 
 def _report(edge: EdgecasesSession, path: Path) -> None:
+    # The report's template and image code: only when a report is written.
+    from .report import ReportContext, write_report
+
     memo = edge.memo()   # thumbnails from earlier runs: a rerun's report costs little more than its HTML
     try:
         context = ReportContext(generated=dt.datetime.now().isoformat(timespec="seconds"), rootdir=edge.rootdir,
