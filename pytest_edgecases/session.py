@@ -17,7 +17,7 @@ from .errors import EdgecasesError
 from .gcpolicy import paused_gc
 from .inference import xdist
 from .inference.infer import Inference, Inferred, Settings
-from .inference.runner import Runner
+from .inference.runner import Runner, RunnerFactory
 from .inference.store import PredictionCache
 from .records import CategoryResult
 from .suite import Category, Suite, load_suite
@@ -59,7 +59,7 @@ class EdgecasesSession:
     def __init__(self, options: Options, rootdir: Path, *, worker_id: str | None = None,
                  run_id: str | None = None, write: Callable[[str], None] | None = None,
                  model_hook: Callable[[Suite, Any], Any] | None = None,
-                 has_model_hook: Callable[[Suite], bool] | None = None):
+                 has_model_hook: Callable[[Suite], bool] | None = None, runner_for: RunnerFactory | None = None):
         self.options = options
         self.rootdir = rootdir.resolve()
         self.worker_id = worker_id
@@ -69,6 +69,8 @@ class EdgecasesSession:
         # Whether a conftest.py implements pytest_edgecases_load_model for a suite; without being
         # told, assume it may whenever there is a hook to call (the model must then be built).
         self.has_model_hook = has_model_hook or (lambda suite: self.model_hook is not None)
+        # What runs a suite's model when the cache lacks predictions: by default this process (local.py).
+        self.runner_for: RunnerFactory = runner_for or self._local_runner
         self.loaded: dict[Path, Loaded] = {}
         self.selected: list[tuple[Suite, Category]] = []
         self.inferred = Inferred()
@@ -98,9 +100,9 @@ class EdgecasesSession:
         self.selected = list(selected)
         settings = Settings(rootdir=self.rootdir, device=self.options.device, precision=self.options.precision,
                             cache_file=self.cache_file, run_id=self.run_id, has_model_hook=self.has_model_hook)
-        Inference(settings, self._runner, self.inferred, self.write, self.notes).infer(self.selected)
+        Inference(settings, self.runner_for, self.inferred, self.write, self.notes).infer(self.selected)
 
-    def _runner(self, suite: Suite) -> Runner:
+    def _local_runner(self, suite: Suite) -> Runner:
         """The runner for a suite whose model must be built: this process, with torch."""
         from .inference.local import LocalRunner  # imports torch: only once a model must be built
 
