@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .baseline import compare_all, load_baseline
 from .errors import EdgecasesError
-from .records import CategoryResult
+from .results import read_results
+from .review_queue import queue_entries
 
 #: Exit statuses: 0 written, 1 could not write, 2 bad input (as argparse uses for bad arguments).
 OK, WRITE_FAILED, BAD_INPUT = 0, 1, 2
@@ -54,8 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .results import read_results
-
     if args.failure_cap is not None and args.failure_cap < 0:
         raise EdgecasesError(f"--failure-cap must be a whole number >= 0, got {args.failure_cap}")
     if args.results.suffix.lower() != ".json":
@@ -75,12 +75,10 @@ def _report(args: argparse.Namespace) -> int:
     if not results:
         raise EdgecasesError("the results file holds no categories", str(args.results))
     if args.baseline is not None:
-        from .baseline import compare_all, load_baseline
-
         compare_all(results, load_baseline(args.baseline))
 
     try:
-        from . import report as html   # lazy: the report pulls in jinja2 and image code
+        from . import report as html  # lazy: the report pulls in jinja2 and image code
     except ImportError as exc:
         print(f"error: the HTML report module is not available: {exc}", file=sys.stderr)
         return WRITE_FAILED
@@ -91,9 +89,7 @@ def _report(args: argparse.Namespace) -> int:
     thumbnailer = getattr(html, "file_thumbnailer", None)   # images are read from rootdir, as the run did
     if thumbnailer is not None and not args.no_thumbnails:
         options["thumbnail"] = thumbnailer(rootdir)
-    queue = _review_queue(results)
-    if queue is not None:
-        options["review_queue"] = queue
+    options["review_queue"] = queue_entries(results)   # the review queue the run would have written
     context = html.ReportContext(
         title=args.title or f"Edge cases: {suites}",
         generated=dt.datetime.now().isoformat(timespec="seconds"),
@@ -107,15 +103,6 @@ def _report(args: argparse.Namespace) -> int:
         return WRITE_FAILED
     print(f"report written to {args.output}")
     return OK
-
-
-def _review_queue(results: Sequence[CategoryResult]) -> list[dict] | None:
-    """The review queue the run would have written, or None where this install has no review-queue module."""
-    try:
-        from .review_queue import queue_entries
-    except ImportError:
-        return None
-    return queue_entries(results)
 
 
 if __name__ == "__main__":

@@ -2,24 +2,22 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from .errors import EdgecasesError
+from .records import CategoryResult
+from .stash import session_of
+from .suite import Category, Suite
 from .terminal import failure_message, reason
 from .verdicts import unjudged
-
-if TYPE_CHECKING:
-    from .records import CategoryResult
-    from .session import EdgecasesSession
-    from .suite import Category, Suite
 
 
 class CategoryFailed(Exception):
     """A category missed a threshold; carries its result for a readable failure message."""
 
-    def __init__(self, result: "CategoryResult"):
+    def __init__(self, result: CategoryResult):
         super().__init__(result.category)
         self.result = result
 
@@ -28,8 +26,6 @@ class SuiteFile(pytest.File):
     """An edge-case suite file: one item per category (and per level of a synthetic category)."""
 
     def collect(self) -> Iterator["CategoryItem"]:
-        from .plugin import session_of
-
         try:
             loaded = session_of(self.config).load(self.path)
         except EdgecasesError as exc:
@@ -42,20 +38,18 @@ class SuiteFile(pytest.File):
 class CategoryItem(pytest.Item):
     """One edge-case category, judged against its thresholds after the session's single inference."""
 
-    def __init__(self, *, suite: "Suite", category: "Category", index: int, **kwargs: Any):
+    def __init__(self, *, suite: Suite, category: Category, index: int, **kwargs: Any):
         super().__init__(**kwargs)
         self.suite = suite
         self.category = category
         self.index = index
-        self.result: "CategoryResult | None" = None
+        self.result: CategoryResult | None = None
         self.add_marker("edgecases")
         if category.transform is not None:
             self.add_marker("synthetic")
 
     def runtest(self) -> None:
         """Judge the category; raise CategoryFailed when a threshold is missed."""
-        from .plugin import session_of
-
         session = session_of(self.config)
         session.prepare([(self.suite, self.category)])  # no-op when the run loop prepared everything
         try:
@@ -106,7 +100,7 @@ class FailureRepr:
         return self.text
 
 
-def junit_properties(result: "CategoryResult") -> list[tuple[str, Any]]:
+def junit_properties(result: CategoryResult) -> list[tuple[str, Any]]:
     """The figures CI dashboards chart, as JUnit XML properties."""
     props: list[tuple[str, Any]] = [
         ("edgecases.images", result.n_examples), ("edgecases.scored", result.n_scored),

@@ -5,10 +5,21 @@ terminal summary and does not stop the others or change the test outcome.
 """
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
+from .baseline import save_baseline
+from .files import atomic_write
+from .markdown import render_markdown
+from .records import CategoryResult
+from .results import write_results
+from .review_queue import queue_entries, write_queue
 from .session import EdgecasesSession
+from .transforms import Level
+
+if TYPE_CHECKING:
+    from .report.thumbs import BlobMemo, Thumbnailer
 
 
 def write_outputs(edge: EdgecasesSession) -> None:
@@ -35,21 +46,15 @@ def write_outputs(edge: EdgecasesSession) -> None:
 
 
 def _results(edge: EdgecasesSession, path: Path) -> None:
-    from .results import write_results
-
     write_results(path, edge.results)
 
 
 def review_entries(edge: EdgecasesSession) -> list[dict]:
     """The run's review queue entries, most urgent first (file and HTML report share them)."""
-    from .review_queue import queue_entries
-
     return queue_entries(edge.results)
 
 
 def _review_queue(edge: EdgecasesSession, path: Path) -> None:
-    from .review_queue import write_queue
-
     entries = review_entries(edge)
     for written in write_queue(path, entries, edge.today, suites=[r.suite for r in edge.results]):
         if written != path:
@@ -58,27 +63,33 @@ def _review_queue(edge: EdgecasesSession, path: Path) -> None:
 
 
 def _markdown(edge: EdgecasesSession, path: Path) -> None:
-    from .files import atomic_write
-    from .markdown import render_markdown
-
     atomic_write(path, render_markdown(edge.results))
 
 
 def _save_baseline(edge: EdgecasesSession, path: Path) -> None:
-    from .baseline import save_baseline
-
     save_baseline(path, edge.results)
 
 
-def _report(edge: EdgecasesSession, path: Path) -> None:
-    import datetime as dt
+def thumbnailer(edge: EdgecasesSession, memo: BlobMemo | None = None) -> Thumbnailer:
+    """Thumbnails as the model saw each example (a synthetic category's transform applied)."""
+    # The report's image code: only when thumbnails are made.
+    from .report.thumbs import session_thumbnailer
 
-    from .report import ReportContext, session_thumbnailer, write_report
+    def transform_of(result: CategoryResult) -> Level | None:
+        # Suites are read again on the controller under xdist, where nothing was collected.
+        return edge.load(edge.rootdir / result.suite_file).suite.category(result.category).transform
+
+    return session_thumbnailer(edge.rootdir, transform_of, memo=memo)
+
+
+def _report(edge: EdgecasesSession, path: Path) -> None:
+    # The report's template and image code: only when a report is written.
+    from .report import ReportContext, write_report
 
     memo = edge.memo()   # thumbnails from earlier runs: a rerun's report costs little more than its HTML
     try:
         context = ReportContext(generated=dt.datetime.now().isoformat(timespec="seconds"), rootdir=edge.rootdir,
-                                thumbnail=session_thumbnailer(edge, memo=memo), review_queue=review_entries(edge))
+                                thumbnail=thumbnailer(edge, memo), review_queue=review_entries(edge))
         write_report(path, edge.results, context)
     finally:
         if memo is not None:

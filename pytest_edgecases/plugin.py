@@ -1,21 +1,25 @@
 """pytest hooks and options only; the work lives in session.py and the pure modules.
 
 Nothing heavy is imported here: torch is imported only once ``--edgecases`` is given and
-inference starts, so having the plugin installed costs ordinary pytest runs nothing.
+inference starts, so having the plugin installed costs ordinary pytest runs nothing. Modules that
+pull in YAML, Pillow or tabulate (the session, the nodes, the summary table) are imported in the
+hooks that run only with ``--edgecases``.
 """
 from __future__ import annotations
 
 import fnmatch
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generator
+from typing import Any, Generator
 
 import pytest
 
-if TYPE_CHECKING:
-    from .session import EdgecasesSession
+from . import hookspec
+from .errors import EdgecasesError, printable
+from .files import only_images
+from .inference.device import resolve_device
+from .stash import SESSION_KEY, session_of
 
-SESSION_KEY = pytest.StashKey["EdgecasesSession"]()
 IMAGE_DIRS_KEY = pytest.StashKey[dict]()   # folder -> holds nothing but images
 DEFAULT_PATTERNS = ["edgecases.yaml", "*.edgecases.yaml"]
 
@@ -37,8 +41,6 @@ _OPTIONS = [
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     """Register pytest_edgecases_load_model for conftest.py files."""
-    from . import hookspec
-
     pluginmanager.add_hookspecs(hookspec)
 
 
@@ -83,6 +85,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "synthetic: a level of a synthetic (transformed) edge-case category")
     if not enabled(config):
         return
+    # The session and the run reporter read YAML, images and tables: imported only with --edgecases.
+    from .reporter import RunReporter
     from .session import PRECISIONS, EdgecasesSession, Options
 
     batch_size = _whole_number(config, "batch-size", 1)
@@ -109,8 +113,9 @@ def pytest_configure(config: pytest.Config) -> None:
         cache_problem = _not_writable(cache_dir)
     if cache_problem:
         cache_dir = None
-    options = Options(device=device, batch_size=batch_size, precision=precision, report=_opt_str(_path(config, "report")),
-                      results=_opt_str(results), baseline=_opt_str(_path(config, "baseline")),
+    options = Options(device=device, batch_size=batch_size, precision=precision,
+                      report=_opt_str(_path(config, "report")), results=_opt_str(results),
+                      baseline=_opt_str(_path(config, "baseline")),
                       save_baseline=_opt_str(_path(config, "save-baseline")),
                       review_queue=_opt_str(_path(config, "review-queue")),
                       markdown=_opt_str(_path(config, "markdown")), cache_dir=cache_dir, no_cache=no_cache,
@@ -140,11 +145,8 @@ def _whole_number(config: pytest.Config, name: str, minimum: int, unit: str = ""
 
 def _check_device(device: str) -> None:
     """A device the machine lacks is a usage error now, not one failure per category after collection."""
-    from .engine import resolve_device   # imports torch: only when a GPU was asked for by name
-    from .errors import EdgecasesError
-
     try:
-        resolve_device(device)
+        resolve_device(device)   # imports torch: only when a GPU was asked for by name
     except EdgecasesError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -197,18 +199,11 @@ def _not_writable(path: Path) -> str | None:
     return None
 
 
-def session_of(config: pytest.Config) -> "EdgecasesSession":
-    """The run's EdgecasesSession (exists only with --edgecases)."""
-    return config.stash[SESSION_KEY]
-
-
 def _write_line(config: pytest.Config, line: str) -> None:
     """Write around output capturing, as pytest's live logging does."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or hasattr(config, "workerinput"):
         return
-    from .errors import printable
-
     line = printable(line)   # it may name a suite: text from YAML
     capman = config.pluginmanager.get_plugin("capturemanager")
     if capman is not None:
@@ -232,7 +227,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     # named on the command line is collected whatever its name, as pytest does for .py files.
     named = parent.session.isinitpath(file_path) and file_path.suffix in (".yaml", ".yml")
     if named or any(fnmatch.fnmatch(file_path.name, p) or fnmatch.fnmatch(relative, p) for p in patterns):
-        from .nodes import SuiteFile
+        from .nodes import SuiteFile  # the nodes parse YAML and judge: imported only with --edgecases
 
         return SuiteFile.from_parent(parent, path=file_path)
     return None
@@ -242,8 +237,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     """With --edgecases, keep pytest out of folders that hold nothing but images (none is a test)."""
     if SESSION_KEY not in config.stash or collection_path.suffix:   # files, and folders named like files
         return None
-    from .files import only_images
-    from .suite import IMAGE_SUFFIXES
+    from .suite import IMAGE_SUFFIXES  # the suite parser reads YAML: imported only with --edgecases
 
     memo = config.stash.setdefault(IMAGE_DIRS_KEY, {})
     return True if collection_path.is_dir() and only_images(collection_path, IMAGE_SUFFIXES, memo) else None
@@ -255,7 +249,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
     config = session.config
     if SESSION_KEY in config.stash and not config.option.collectonly and not (
             session.testsfailed and not config.option.continue_on_collection_errors):
-        from .nodes import CategoryItem
+        from .nodes import CategoryItem  # imported only with --edgecases, as in pytest_collect_file
 
         selected = [(i.suite, i.category) for i in session.items if isinstance(i, CategoryItem)]
         if selected:
@@ -279,22 +273,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.result = None   # handed on: the item need not keep 20,000 examples' results alive
         report.edgecases_description = item.category.description  # type: ignore[attr-defined]
         if item.config.pluginmanager.hasplugin("html") and item.config.getoption("htmlpath", None):
-            _attach_html_extras(item, report, result)
+            # The session's outputs and the report's image code: only with pytest-html.
+            from .reporter import attach_html_extras
+
+            attach_html_extras(item, report, result)
     return report
-
-
-def _attach_html_extras(item: pytest.Item, report: pytest.TestReport, result: Any) -> None:
-    """pytest-html 4: the category's summary and a few failure thumbnails in its row (plain dicts)."""
-    from .report import ReportContext, html_extras, session_thumbnailer
-
-    edge = session_of(item.config)
-    context = ReportContext(rootdir=edge.rootdir, thumbnail=session_thumbnailer(edge))
-    try:
-        extras = html_extras(result, context)
-    except Exception as exc:  # noqa: BLE001 - a decoration of someone else's report must never fail the run
-        edge.notes.append(f"edgecases: no pytest-html extras for {result.category}: {exc}")
-        return
-    report.extras = [*getattr(report, "extras", []), *extras]
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
@@ -302,87 +285,12 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     data = getattr(report, "edgecases", None)
     if data is None or report.when != "call" or config.get_verbosity() < 1:
         return None
-    from .terminal import percent
-
+    from .terminal import percent  # tabulate: only for a report of ours
     extra = percent(data.get("accuracy"))
     if data.get("ci_low") is not None:
         extra += f" [{percent(data['ci_low'])}–{percent(data['ci_high'])}]"
     if data.get("description"):
-        from .errors import printable
-
         extra += f" · {printable(data['description'])}"
     word = "PASSED" if report.passed else "FAILED"
     return report.outcome, "." if report.passed else "F", (f"{word} ({extra})", {"green": report.passed,
                                                                                 "red": not report.passed})
-
-
-class RunReporter:
-    """Controller-side collector, registered per run (no module globals: pytester runs stay apart)."""
-
-    def __init__(self, config: pytest.Config):
-        self.config = config
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Gather each category's result from its report (also the reports xdist workers send)."""
-        data = getattr(report, "edgecases", None)
-        if data is not None and report.when == "call":
-            from .records import CategoryResult
-
-            edge = session_of(self.config)
-            local = edge.local_results.pop(report.nodeid, None)
-            edge.results.append(local if local is not None else CategoryResult.from_dict(data))
-            # xdist tells the workers the run's id, not the controller; reports carry it here, so
-            # that the controller can remove the workers' shared temp files at the end.
-            edge.run_id = edge.run_id or getattr(report, "testrun_uid", None)
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Write the results file, report and other outputs once, from the gathered results."""
-        from .outputs import write_outputs
-        from .session import paused_gc
-
-        edge = session_of(self.config)
-        edge.results.sort(key=lambda r: (r.suite_file, r.index))
-        _holm_across_categories(edge)
-        if edge.results:
-            with paused_gc():
-                write_outputs(edge)
-            edge.prune_cache()   # here, not in a worker: no worker of this run is still reading the cache
-        edge.cleanup_run_files()
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """End the run with one table of all categories."""
-        edge = session_of(self.config)
-        if not edge.results:
-            return
-        from .terminal import agreement_lines, summary_table
-
-        terminalreporter.write_sep("=", "edge cases")
-        for line in summary_table(edge.results).splitlines() + agreement_lines(edge.results):
-            terminalreporter.write_line(line)
-        _write_baseline_comparison(terminalreporter, edge)
-        from .errors import printable
-
-        for note in edge.notes:
-            terminalreporter.write_line(printable(note))
-
-
-def _holm_across_categories(edge: "EdgecasesSession") -> None:
-    """Holm-correct the baseline p-values over all gathered categories (only the controller sees them all)."""
-    if edge.options.baseline:
-        from .baseline import apply_holm
-
-        apply_holm(edge.results)
-
-
-def _write_baseline_comparison(terminalreporter: Any, edge: "EdgecasesSession") -> None:
-    """The baseline comparison table, after the summary table."""
-    if not edge.options.baseline:
-        return
-    from .baseline import comparison_table
-
-    lines = comparison_table(edge.results)
-    if lines:
-        terminalreporter.write_sep("-", "baseline comparison")
-    for line in lines:
-        terminalreporter.write_line(line)

@@ -71,11 +71,8 @@ def example_result(category: Category, item: Scored, labels: Sequence[str], revi
 
 def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: Mapping[tuple[str, str], Review],
           today: dt.date | None = None, extra_checks: Sequence[Check] = (),
-          run: RunInfo | Mapping[str, Any] | None = None) -> CategoryResult:
-    """Judge a category against its thresholds; returns figures, checks and every example's result.
-
-    ``run`` may still be the plain dict a session records per suite; it becomes a RunInfo here.
-    """
+          run: RunInfo | None = None) -> CategoryResult:
+    """Judge a category against its thresholds; returns figures, checks and every example's result."""
     today = today or dt.date.today()
     results = [example_result(category, s, suite.labels, reviews.get((category.test_name, s.example.path)), today)
                for s in scored]
@@ -136,7 +133,7 @@ def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: M
         **_identity(suite, category), passed=all(c.passed for c in checks),
         n_examples=len(results), n_scored=n, n_correct=n_correct, accuracy=accuracy, ci_low=low, ci_high=high,
         failures_by_severity=by_sev, regressions=regressions, fixed=fixed, checks=checks, examples=results,
-        groups=groups, run=run if isinstance(run, RunInfo) else RunInfo.from_json(run), agreement=agreement(results))
+        groups=groups, run=run or RunInfo(), agreement=agreement(results))
 
 
 def unjudged(suite: Suite, category: Category, index: int, message: str) -> CategoryResult:

@@ -24,8 +24,9 @@ import yaml  # noqa: F401
 # The plugin's lazily imported modules, for a related reason: after an eviction the package object
 # still holds the evicted submodules as attributes, so `from . import engine` would find the previous
 # run's engine (raising the previous run's EdgecasesError) while `from .errors import EdgecasesError`
-# finds a fresh module, and `except EdgecasesError` stops matching.
-import pytest_edgecases.engine  # noqa: F401,E402
+# finds a fresh module, and `except EdgecasesError` stops matching. inference.local imports every
+# module of the inference package that the session imports lazily.
+import pytest_edgecases.inference.local  # noqa: F401,E402
 import pytest_edgecases.session  # noqa: F401,E402
 
 # C extensions such as numpy.fft refuse a second import in one process.

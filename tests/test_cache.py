@@ -5,11 +5,10 @@ import json
 import sqlite3
 
 import pytest
-
-from pytest_edgecases.cache import PredictionCache, checksum
-from pytest_edgecases.records import Prediction
-
 from conftest import inferred_line
+
+from pytest_edgecases.inference.store import PredictionCache, checksum
+from pytest_edgecases.records import Prediction
 
 GOOD = Prediction(top=((1, 0.75), (0, 0.25)))
 

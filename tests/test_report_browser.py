@@ -131,7 +131,7 @@ def test_report_from_a_hostile_run_renders_filters_and_runs_nothing(
     form.locator("select[name=severity]").select_option("high")
     assert visible_cards(page) == 6
     form.locator("button[type=reset]").click()
-    page.wait_for_function("document.getElementById('shown-count').textContent === '6'")
+    page.wait_for_function("() => document.getElementById('shown-count').textContent === '6'")
     # A category's "in the gallery" link filters to it.
     page.locator("#c1 a[data-show-category]").click()
     assert form.locator("select[name=category]").input_value() == "1" and visible_cards(page) == 6
@@ -153,7 +153,7 @@ def test_review_queue_copy_button_and_no_javascript(browser: Any, tmp_path: Path
     page = w.page
     button = page.locator("#review button.copy").first
     button.click()
-    page.wait_for_function("document.querySelector('#review button.copy').textContent !== 'Copy'")
+    page.wait_for_function("() => document.querySelector('#review button.copy').textContent !== 'Copy'")
     assert button.inner_text() == "Copied"
     assert page.evaluate("navigator.clipboard.readText()") == page.locator("#stub-1").text_content()
     assert "</textarea><script>" in page.locator("#stub-1").text_content()

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from pytest_edgecases import engine
+from pytest_edgecases.images import decode_rgb
+from pytest_edgecases.inference import predict, preprocess
+from pytest_edgecases.inference.runner import Job
 from pytest_edgecases.suite import Preprocess
 
 
@@ -18,13 +20,13 @@ from pytest_edgecases.suite import Preprocess
 ])
 def test_thread_plan(device, cores, plan):
     """On the CPU, decode threads and torch's threads share the cores; on an accelerator torch is left alone."""
-    assert engine.thread_plan(torch.device(device), cores) == plan
+    assert predict.thread_plan(torch.device(device), cores) == plan
 
 
 class Tracked:
     """A Preprocessor whose every image tensor is watched through a weak reference."""
 
-    def __init__(self, pre: engine.Preprocessor):
+    def __init__(self, pre: preprocess.Preprocessor):
         self.pre = pre
         self.alive: dict[str, weakref.ref] = {}
         self.spec = pre.spec
@@ -54,15 +56,15 @@ class Model(torch.nn.Module):
 
 
 def test_no_image_tensor_outlives_its_batch_and_threads_are_restored(tmp_path, solid_image):
-    jobs = [engine.Job(key=str(i), file=solid_image(tmp_path / f"{i}.png", (i, 0, 0), size=12)) for i in range(40)]
+    jobs = [Job(key=str(i), file=solid_image(tmp_path / f"{i}.png", (i, 0, 0), size=12)) for i in range(40)]
     suite = type("S", (), {"dir": tmp_path, "display": "s.yaml"})()
-    pre = Tracked(engine.Preprocessor(Preprocess(resize=(8, 8)), suite))   # type: ignore[arg-type]
+    pre = Tracked(preprocess.Preprocessor(Preprocess(resize=(8, 8)), suite))   # type: ignore[arg-type]
     model = Model().eval()
     before = torch.get_num_threads()
-    decode, torch_threads = engine.thread_plan(torch.device("cpu"))
+    decode, torch_threads = predict.thread_plan(torch.device("cpu"))
     window = max(2, decode) * 4
     seen = 0
-    for batch in engine.predict(jobs, model, pre, torch.device("cpu"), n_labels=2, batch_size=4):
+    for batch in predict.predict(jobs, model, pre, torch.device("cpu"), n_labels=2, batch_size=4):
         seen += len(batch)
         # Only images still waiting in the decode window are alive: none of a batch already predicted.
         assert pre.live() <= min(window, len(jobs) - seen), (seen, pre.live())
@@ -70,7 +72,7 @@ def test_no_image_tensor_outlives_its_batch_and_threads_are_restored(tmp_path, s
     assert set(model.threads) == {torch_threads}
     assert torch.get_num_threads() == before
     # Closing the generator early (Ctrl-C, a model error) restores them too.
-    it = engine.predict(jobs, model, pre, torch.device("cpu"), n_labels=2, batch_size=4)
+    it = predict.predict(jobs, model, pre, torch.device("cpu"), n_labels=2, batch_size=4)
     next(it)
     it.close()
     assert torch.get_num_threads() == before
@@ -78,17 +80,17 @@ def test_no_image_tensor_outlives_its_batch_and_threads_are_restored(tmp_path, s
 
 def test_cpu_inference_uses_channels_last_with_the_same_numbers(tmp_path, solid_image):
     files = [solid_image(tmp_path / f"{i}.png", (i * 20, 255 - i * 20, 90), size=10) for i in range(6)]
-    jobs = [engine.Job(key=str(i), file=f) for i, f in enumerate(files)]
+    jobs = [Job(key=str(i), file=f) for i, f in enumerate(files)]
     suite = type("S", (), {"dir": tmp_path, "display": "s.yaml"})()
-    pre = engine.Preprocessor(Preprocess(resize=(8, 8), mean=(0.5,) * 3, std=(0.25,) * 3), suite)  # type: ignore
+    pre = preprocess.Preprocessor(Preprocess(resize=(8, 8), mean=(0.5,) * 3, std=(0.25,) * 3), suite)  # type: ignore
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
                                 torch.nn.Linear(4 * 6 * 6, 3)).eval()
     with torch.no_grad():
-        x = torch.stack([pre(engine.decode_rgb(f.read_bytes())) for f in files]).float() / 255
+        x = torch.stack([pre(decode_rgb(f.read_bytes())) for f in files]).float() / 255
         probs = torch.softmax(model((x - 0.5) / 0.25), dim=1)
     got = {}
-    for batch in engine.predict(jobs, model, pre, torch.device("cpu"), n_labels=3, batch_size=4):
+    for batch in predict.predict(jobs, model, pre, torch.device("cpu"), n_labels=3, batch_size=4):
         got.update(batch)
     assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
     for i in range(6):
@@ -159,7 +161,7 @@ def test_preprocessing_without_torchvision_is_torchvisions(size, spec, tmp_path)
     if spec.center_crop is not None:
         expected = TF.center_crop(expected, list(spec.center_crop))
     suite = type("S", (), {"dir": tmp_path, "display": "s.yaml"})()
-    got = engine.Preprocessor(spec, suite)(image)   # type: ignore[arg-type]
+    got = preprocess.Preprocessor(spec, suite)(image)   # type: ignore[arg-type]
     assert torch.equal(got, TF.pil_to_tensor(expected))
     assert got.dtype == torch.uint8 and got.shape[0] == 3
 
@@ -209,7 +211,7 @@ def test_paused_gc_restores_the_collector_whatever_happens():
     collector the user turned off stays off."""
     import gc
 
-    from pytest_edgecases.session import paused_gc
+    from pytest_edgecases.gcpolicy import paused_gc
 
     assert gc.isenabled()
     with paused_gc():

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import inferred_line as counts
+from conftest import write_images
 from safetensors.torch import save_file
 
-from conftest import inferred_line as counts, write_images
-from pytest_edgecases import engine, session as session_module
+from pytest_edgecases.inference import device as device_module
+from pytest_edgecases.inference import digests, keys, models, predict
 
 SUITE = """
 suite: colours
@@ -43,15 +45,15 @@ def predictions(path: Path) -> dict[tuple[str, str], tuple]:
 
 @pytest.fixture
 def builds(monkeypatch) -> list[str]:
-    """Every model engine.load_model builds in this test, by its suite's model kind."""
+    """Every model models.load_model builds in this test, by its suite's model kind."""
     built: list[str] = []
-    real = engine.load_model
+    real = models.load_model
 
     def counting(suite, device, hook=None):
         built.append(suite.model.kind if suite.model else "hook")
         return real(suite, device, hook)
 
-    monkeypatch.setattr(engine, "load_model", counting)
+    monkeypatch.setattr(models, "load_model", counting)
     return built
 
 
@@ -108,18 +110,18 @@ def test_a_precision_change_is_inferred_again(tiny_project, pytester):
 def test_a_library_version_change_is_inferred_again(tiny_project, pytester, monkeypatch):
     tiny_project()
     assert counts(pytester.runpytest("--edgecases")) == (24, 24, 0)
-    real = session_module.library_versions
-    monkeypatch.setattr(session_module, "library_versions", lambda: {**real(), "pillow": "0.0.1"})
+    real = keys.library_versions
+    monkeypatch.setattr(keys, "library_versions", lambda: {**real(), "pillow": "0.0.1"})
     assert counts(pytester.runpytest("--edgecases")) == (24, 24, 0)
 
 
 def test_an_image_rewritten_behind_the_same_size_and_mtime_is_hashed_again(tiny_project, pytester, solid_image,
                                                                           monkeypatch):
     """The digest memo compares the whole stat (ctime and inode too), so restoring mtime does not fool it."""
-    monkeypatch.setattr(session_module, "_RACY_NS", 0)   # memoise files written just now (the test's own)
+    monkeypatch.setattr(digests, "_RACY_NS", 0)   # memoise files written just now (the test's own)
     reads: list[Path] = []
-    real = session_module.read_bytes
-    monkeypatch.setattr(session_module, "read_bytes", lambda path: reads.append(path) or real(path))
+    real = digests.read_bytes
+    monkeypatch.setattr(digests, "read_bytes", lambda path: reads.append(path) or real(path))
     tiny_project()
     assert counts(pytester.runpytest("--edgecases")) == (24, 24, 0)
     assert len(reads) == 24
@@ -138,20 +140,20 @@ def test_an_image_rewritten_behind_the_same_size_and_mtime_is_hashed_again(tiny_
 def test_a_file_changed_since_it_was_hashed_is_refused_not_cached(tiny_project, pytester, monkeypatch):
     """Bytes that are not the ones the key was made from never get a prediction under that key."""
     tiny_project()
-    real = engine.read_bytes
+    real = predict.read_bytes
 
     def swapped(path):
         data, digest = real(path)
         return (data, "0" * 64) if path.as_posix().endswith("dark/red/000.png") else (data, digest)
 
-    monkeypatch.setattr(engine, "read_bytes", swapped)   # as if the file changed after it was hashed
+    monkeypatch.setattr(predict, "read_bytes", swapped)   # as if the file changed after it was hashed
     result = pytester.runpytest("--edgecases", "--edgecases-results=out.json")
     assert counts(result) == (24, 24, 0)
     doc = json.loads((pytester.path / "out.json").read_text())
     errors = [e for c in doc["categories"] for e in c["examples"] if e["error"]]
     assert [(e["path"], e["error"]) for e in errors] == [
         ("data/dark/red/000.png", "the file changed while the run was using it; run again")]
-    monkeypatch.setattr(engine, "read_bytes", real)
+    monkeypatch.setattr(predict, "read_bytes", real)
     assert counts(pytester.runpytest("--edgecases")) == (24, 1, 23)   # it was not cached
 
 
@@ -214,7 +216,7 @@ def test_one_new_image_for_a_model_known_from_its_files_is_looked_up_once(tiny_p
                                                                          monkeypatch):
     """The model is known from its files, but one image is new: the model is built for that one image,
     and the examples looked up before building are not looked up again (20,000 of them, half a second)."""
-    from pytest_edgecases.cache import PredictionCache
+    from pytest_edgecases.inference.store import PredictionCache
 
     (pytester.path / "settingsmodel.py").write_text(SETTINGS_MODEL)
     tiny_project(SUITE.format(model='{factory: "settingsmodel:build", defined_by: settingsmodel.py}', size=8))
@@ -309,27 +311,27 @@ def test_auto_is_taken_for_cpu_without_torch_only_where_no_gpu_can_be_used(monke
                                                                            expected):
     """The recipe shortcut keys predictions by device without asking torch: only when cpu is certain."""
     monkeypatch.setattr(sys, "platform", platform)
-    monkeypatch.setattr(session_module, "_torch_gpu_build", lambda: gpu_build)
-    monkeypatch.setattr(session_module, "_gpu_device_nodes", lambda: nodes)
-    assert session_module._torch_free_device("auto") == expected
-    assert session_module._torch_free_device("cpu") == "cpu"
-    assert session_module._torch_free_device("cuda:0") is None
+    monkeypatch.setattr(device_module, "_torch_gpu_build", lambda: gpu_build)
+    monkeypatch.setattr(device_module, "_gpu_device_nodes", lambda: nodes)
+    assert device_module.torch_free_device("auto") == expected
+    assert device_module.torch_free_device("cpu") == "cpu"
+    assert device_module.torch_free_device("cuda:0") is None
 
 
 def test_gpu_device_nodes_and_torch_build_are_read_without_torch(tmp_path):
     dev = tmp_path / "dev"
     dev.mkdir()
     (dev / "null").touch()
-    assert not session_module._gpu_device_nodes(dev, tmp_path / "no-driver")
+    assert not device_module._gpu_device_nodes(dev, tmp_path / "no-driver")
     for node in ("nvidia0", "kfd", "dxg"):
         (dev / node).touch()
-        assert session_module._gpu_device_nodes(dev, tmp_path / "no-driver")
+        assert device_module._gpu_device_nodes(dev, tmp_path / "no-driver")
         (dev / node).unlink()
-    assert session_module._gpu_device_nodes(dev, tmp_path)                  # /proc/driver/nvidia exists
-    assert session_module._gpu_device_nodes(tmp_path / "missing", tmp_path / "no-driver")
+    assert device_module._gpu_device_nodes(dev, tmp_path)                  # /proc/driver/nvidia exists
+    assert device_module._gpu_device_nodes(tmp_path / "missing", tmp_path / "no-driver")
     import torch.version
 
-    assert session_module._torch_gpu_build() == (torch.version.cuda is not None or torch.version.hip is not None)
+    assert device_module._torch_gpu_build() == (torch.version.cuda is not None or torch.version.hip is not None)
 
 
 def test_a_changed_transform_is_inferred_again(tiny_project, pytester):

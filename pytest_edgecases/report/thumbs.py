@@ -8,14 +8,28 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Callable, Protocol
 
 from PIL import Image
 
-if TYPE_CHECKING:
-    from ..records import CategoryResult, ExampleResult
+from ..images import ImageError, decode_rgb, load_rgb, read_bytes
+from ..inference.keys import example_seed, thumbnail_key
+from ..records import CategoryResult, ExampleResult
+from ..transforms import Level, apply
 
-Thumbnailer = Callable[["CategoryResult", "ExampleResult"], "str | None"]
+Thumbnailer = Callable[[CategoryResult, ExampleResult], "str | None"]
+#: The synthetic transform of a result's category (None if it has none); may raise where the suite cannot be read.
+TransformOf = Callable[[CategoryResult], "Level | None"]
+
+
+class BlobMemo(Protocol):
+    """Where thumbnails are kept between runs (the prediction cache's blob memo); called from threads."""
+
+    def get_blob(self, key: str) -> str | None:
+        """The value memoised under key, or None."""
+
+    def put_blob(self, key: str, value: str) -> None:
+        """Memoise a value."""
 
 
 def data_uri(image: Image.Image, max_side: int = 96) -> str:
@@ -41,7 +55,7 @@ def data_uri(image: Image.Image, max_side: int = 96) -> str:
     return f"data:{best_mime};base64,{base64.b64encode(best).decode('ascii')}"
 
 
-def example_file(rootdir: Path, result: "CategoryResult", example: "ExampleResult") -> Path | None:
+def example_file(rootdir: Path, result: CategoryResult, example: ExampleResult) -> Path | None:
     """The example's image file (rootdir / suite folder / path), or None if it would leave rootdir."""
     root = Path(rootdir).resolve()
     candidate = (root / Path(result.suite_file).parent / example.path).resolve()
@@ -51,9 +65,8 @@ def example_file(rootdir: Path, result: "CategoryResult", example: "ExampleResul
 
 def file_thumbnailer(rootdir: Path, max_side: int = 96) -> Thumbnailer:
     """The default: read the example's file under rootdir and inline it; None when it cannot be read."""
-    from ..images import ImageError, load_rgb
 
-    def thumbnail(result: "CategoryResult", example: "ExampleResult") -> str | None:
+    def thumbnail(result: CategoryResult, example: ExampleResult) -> str | None:
         path = example_file(rootdir, result, example)
         if path is None:
             return None
@@ -65,47 +78,36 @@ def file_thumbnailer(rootdir: Path, max_side: int = 96) -> Thumbnailer:
     return thumbnail
 
 
-#: Part of a memoised thumbnail's key: bump it when data_uri's output changes.
-THUMBNAIL_VERSION = "1"
-
-
-def session_thumbnailer(edge: Any, max_side: int = 96, memo: Any = None) -> Thumbnailer:
+def session_thumbnailer(rootdir: Path, transform_of: TransformOf, max_side: int = 96,
+                        memo: BlobMemo | None = None) -> Thumbnailer:
     """Like file_thumbnailer, but shows a synthetic category's image as the model saw it (transformed).
 
-    ``edge`` is the run's EdgecasesSession; suites are re-read on the controller under xdist,
-    where nothing was collected. A synthetic example that cannot be transformed gets no thumbnail
-    rather than the untransformed image, which would mislead. ``memo`` (get_blob/put_blob, the
-    prediction cache) keeps thumbnails between runs, keyed by a digest of the bytes read now.
+    ``transform_of`` gives a result's transform (the run re-reads its suites on the controller under
+    xdist, where nothing was collected); the seed comes from inference's own example identity
+    (keys.example_seed), so it is the same corruption. A synthetic example that cannot be transformed
+    gets no thumbnail rather than the untransformed image, which would mislead. ``memo`` keeps
+    thumbnails between runs, keyed by a digest of the bytes read now (keys.thumbnail_key).
     """
-    from ..images import decode_rgb, read_bytes
+    rootdir = Path(rootdir)
 
-    rootdir = Path(edge.rootdir)
-
-    def thumbnail(result: "CategoryResult", example: "ExampleResult") -> str | None:
+    def thumbnail(result: CategoryResult, example: ExampleResult) -> str | None:
         path = example_file(rootdir, result, example)
         if path is None:
             return None
         try:
             data, sha = read_bytes(path)
-            transform, seed = None, 0
+            transform = None
             if result.level:
-                from ..transforms import seed_for
-
-                category = edge.load(rootdir / result.suite_file).suite.category(result.category)
-                if category.transform is None:
+                transform = transform_of(result)
+                if transform is None:
                     return None
-                # Same identity as session.py uses for inference, so it is the same corruption.
-                transform = category.transform
-                seed = seed_for(path.relative_to(rootdir).as_posix(), transform)
-            key = (f"thumbnail:{THUMBNAIL_VERSION}:{Image.__version__}:{max_side}:{sha}:"
-                   f"{transform.key if transform is not None else ''}:{seed}")
+            seed = example_seed(path, rootdir, transform)
+            key = thumbnail_key(sha, transform, seed, max_side, Image.__version__)
             cached = memo.get_blob(key) if memo is not None else None
             if cached is not None:
                 return cached
             image = decode_rgb(data)
             if transform is not None:
-                from ..transforms import apply
-
                 image = apply(image, transform, seed)
             uri = data_uri(image, max_side)
             if memo is not None:

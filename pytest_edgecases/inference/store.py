@@ -1,8 +1,7 @@
 """The prediction cache: content-addressed, one SQLite file, safe to share between processes.
 
-A key is a digest of everything that changes a prediction (image bytes, transform, model
-fingerprint, preprocessing, library versions, device, precision), so a stale entry can never
-be looked up: it simply has a different key. Each entry carries a checksum of its key and value,
+A key is a digest of everything that changes a prediction (keys.py lists every input), so a
+stale entry can never be looked up: it simply has a different key. Each entry carries a checksum of its key and value,
 so a damaged entry, or a value stored under another key, is ignored and recomputed. Entries are
 written one batch per transaction, so Ctrl-C leaves every finished batch usable; a corrupt
 database file is moved aside, never trusted.
@@ -32,8 +31,9 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
-from .records import Prediction
+from ..records import Prediction
 
+#: The layout of the cache file; a file of another schema has its tables dropped (keys.py lists what keys hold).
 SCHEMA = 3   # 2: each prediction carries a checksum of its key and value; 3: the day each row was last used
 _CHUNK = 500  # SQLite's default limit on bound parameters is 999
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -1,0 +1,116 @@
+"""Every cache key and every input it is made of: the one place the "never a stale prediction" rule lives.
+
+A cached value is found by a key that digests everything that can change it. Change any input
+and the key changes, so a stale entry is never looked up (``store.prune`` drops it in time).
+
+Prediction (``example_key``): digest of
+  - the model key (``model_key``), a digest of
+      - the model fingerprint: the model's code, structure, parameters and buffers
+        (models.model_fingerprint, or a recipe's memo of it, see below);
+      - the declared preprocessing (``Preprocess.describe()``) and the source of a preprocess
+        callable's module (``source_digest``);
+      - the library versions (``library_versions``: this plugin, torch, torchvision, Pillow, numpy);
+      - the device type (cpu, cuda, mps) and the precision (fp32, bf16, fp16);
+      - the number of labels: inference checks the model has one output per label, and a
+        prediction made for another label set must not skip that check;
+      - ``NUMERICS``, the plugin's own inference numerics, and the machine's architecture;
+  - the image's SHA-256 (``unreadable:PATH`` for a file that cannot be read);
+  - the transform's key (``Level.key``, which holds ``transforms.IMPLEMENTATION_VERSION``) and
+    the seed that ``example_seed`` derives from the example's identity.
+
+Model recipe (``recipe_key``), the key of the memo that lets a rerun know a model's fingerprint
+without building it: ``RECIPE_TAG``, the model's kind, target and args, each defining file's path in
+the project with its SHA-256, the library versions and the Python version.
+
+Thumbnail (``thumbnail_key``): ``THUMBNAIL_VERSION``, the Pillow version, the thumbnail size, the
+image's SHA-256, and the transform's key and seed.
+
+File digests are memoised by path and checked against the file's whole stat (digests.py); the
+layout of the cache file is ``store.SCHEMA``.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..suite import ModelSpec, Suite
+from ..transforms import Level, seed_for
+
+#: Bump when the plugin's own inference code changes numbers (memory format, resize, normalisation
+#: order), so that predictions cached before are not reused.
+NUMERICS = "2"   # 2: channels_last model and input on CPU
+#: Bump when what recipe.py counts as a model's defining files changes.
+RECIPE_TAG = "model-recipe-2"
+#: Bump when report/thumbs.data_uri's output changes.
+THUMBNAIL_VERSION = "1"
+
+
+def digest(*parts: str) -> str:
+    """SHA-256 of the parts, each ended by a NUL (so no two lists of parts run together alike)."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that change the numbers: part of every cache key and baseline."""
+    out = {"pytest-edgecases": __version__}
+    for dist in ("torch", "torchvision", "pillow", "numpy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "absent"
+    return out
+
+
+def model_key(fingerprint: str, suite: Suite, custom_source: str, versions: dict[str, str], device_type: str,
+              precision: str) -> str:
+    """Everything but the image that changes a prediction: model, preprocessing, versions, device, precision."""
+    return digest(fingerprint, suite.preprocess.describe(), custom_source, json.dumps(versions, sort_keys=True),
+                  device_type, precision, str(len(suite.labels)), NUMERICS, platform.machine())
+
+
+def example_seed(file: Path, rootdir: Path, transform: Level | None) -> int:
+    """The seed of an example's synthetic transform (0 without one), for inference and thumbnails alike.
+
+    The identity is the file's path inside the project, so every machine derives the same corruption.
+    """
+    if transform is None:
+        return 0
+    return seed_for(file.relative_to(rootdir).as_posix(), transform)
+
+
+def example_key(model: str, sha256: str, file: Path, transform: Level | None, seed: int) -> str:
+    """The prediction's key: the model key, the image's bytes, and the transform applied to them."""
+    return digest(model, sha256 or f"unreadable:{file}", transform.key if transform is not None else "", str(seed))
+
+
+def recipe_key(spec: ModelSpec, files: list[str], versions: dict[str, str]) -> str:
+    """The key of a file-determined model's fingerprint memo; ``files`` are ``path=sha256`` pairs, in order."""
+    return digest(RECIPE_TAG, spec.kind, spec.target, repr(spec.args), *files,
+                  json.dumps(versions, sort_keys=True), sys.version)
+
+
+def source_digest(func: Any) -> str:
+    """Digest of a custom preprocess callable's module source, so editing it invalidates the cache."""
+    if func is None:
+        return ""
+    try:
+        return digest(inspect.getsource(inspect.getmodule(func) or func))
+    except (OSError, TypeError):
+        return digest(repr(func))
+
+
+def thumbnail_key(sha256: str, transform: Level | None, seed: int, max_side: int, pillow: str) -> str:
+    """The key a report thumbnail is memoised under: the bytes it was made from, and how it was made."""
+    return (f"thumbnail:{THUMBNAIL_VERSION}:{pillow}:{max_side}:{sha256}:"
+            f"{transform.key if transform is not None else ''}:{seed}")

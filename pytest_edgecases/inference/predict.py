@@ -1,0 +1,174 @@
+"""Batched inference: decode ahead in threads, forward on the device, softmax to top-k (imports torch)."""
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import math
+import os
+from typing import Callable, Iterator, Sequence
+
+import torch
+
+from ..errors import EdgecasesError
+from ..images import ImageError, decode_rgb, read_bytes
+from ..records import Prediction
+from ..transforms import apply
+from .preprocess import Preprocessor
+from .runner import Job
+
+TOP_K = 5
+#: The dtype of each --edgecases-precision (session.PRECISIONS names them).
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _prepare(job: Job, pre: Preprocessor) -> torch.Tensor | str:
+    """Read, decode, transform and preprocess one image; an error string instead of raising."""
+    try:
+        data, digest = read_bytes(job.file)
+        if job.sha256 and digest != job.sha256:
+            # Its prediction would be cached under the key of the bytes hashed earlier in this run.
+            return "the file changed while the run was using it; run again"
+        image = decode_rgb(data)
+        if job.transform is not None:
+            image = apply(image, job.transform, job.seed)
+        return pre(image)
+    except ImageError as exc:
+        return str(exc)
+    except Exception as exc:  # a user's preprocess or a transform failing on one image
+        return f"{type(exc).__name__}: {exc}"
+
+
+def cpu_count() -> int:
+    """The cores this process may run on (its affinity mask, as a container or taskset limits it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_plan(device: torch.device, cores: int | None = None) -> tuple[int, int | None]:
+    """(decode threads, torch intra-op threads or None to leave torch's setting) for inference.
+
+    On an accelerator the CPU only decodes: up to four decode threads, torch untouched. On the CPU,
+    decoding and the forward pass share the cores, and oversubscribing them is what costs: torch's
+    OpenMP threads wait at a barrier for whichever of them a decode thread pushed off its core.
+    Measured on two cores (docs/performance.md), two decode threads ahead of a one-thread forward
+    pass beat every other split, by the most when the machine is busy with other work. In general:
+    half the decode threads' worth of cores is left to decoding, the rest run the forward pass.
+    """
+    cores = cores or cpu_count()
+    decode = max(2, min(4, cores))
+    if device.type != "cpu":
+        return decode, None
+    return decode, max(1, cores - decode // 2)
+
+
+def predict(jobs: Sequence[Job], model: torch.nn.Module, pre: Preprocessor, device: torch.device,
+            n_labels: int, batch_size: int = 32, precision: str = "fp32",
+            progress: Callable[[int, int], None] | None = None) -> Iterator[dict[str, Prediction]]:
+    """Yield predictions batch by batch (so callers can cache them as they come).
+
+    Decoding runs in a small thread pool a bounded distance ahead of the forward pass: the
+    device stays busy while memory stays flat (no image tensor outlives its batch). thread_plan
+    picks the decode threads and torch's.
+    """
+    dtype = DTYPES[precision]
+    autocast = dtype != torch.float32
+    done = 0
+    decode, torch_threads = thread_plan(device)
+    window = max(2, decode) * batch_size
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        model = _channels_last(model)
+    try:
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+        with cf.ThreadPoolExecutor(max_workers=decode, thread_name_prefix="edgecases-decode") as pool, \
+                torch.inference_mode():
+            pending: collections.deque[tuple[Job, cf.Future]] = collections.deque()
+            it = iter(jobs)
+
+            def refill() -> None:
+                while len(pending) < window:
+                    job = next(it, None)
+                    if job is None:
+                        return
+                    pending.append((job, pool.submit(_prepare, job, pre)))
+
+            refill()
+            while pending:
+                out, batch_jobs, tensors = _take_batch(pending, batch_size)
+                refill()
+                if tensors:   # _forward empties the list: the batch's images go before the caller sees them
+                    out.update(_forward(batch_jobs, tensors, model, pre, device, n_labels, dtype, autocast))
+                done += len(out)
+                if progress:
+                    progress(done, len(jobs))
+                yield out
+    finally:
+        if torch_threads is not None:
+            torch.set_num_threads(before)
+
+
+def _channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """Convolutions run faster on channels_last (NHWC) weights and inputs with oneDNN (measured:
+    docs/performance.md). Values change only by float rounding, and keys.NUMERICS keys it."""
+    try:
+        return model.to(memory_format=torch.channels_last)
+    except (RuntimeError, TypeError, ValueError):   # e.g. 5-D (video) weights have no channels_last
+        return model
+
+
+def _take_batch(pending: collections.deque, batch_size: int
+                ) -> tuple[dict[str, Prediction], list[Job], list[torch.Tensor]]:
+    """The next batch's decoded images (the futures that held them are dropped), and its errors."""
+    out: dict[str, Prediction] = {}
+    batch_jobs: list[Job] = []
+    tensors: list[torch.Tensor] = []
+    while pending and len(batch_jobs) < batch_size:
+        job, fut = pending.popleft()
+        value = fut.result()
+        if isinstance(value, str):
+            out[job.key] = Prediction(error=value)
+        else:
+            batch_jobs.append(job)
+            tensors.append(value)
+    return out, batch_jobs, tensors
+
+
+def _forward(jobs: list[Job], tensors: list[torch.Tensor], model: torch.nn.Module, pre: Preprocessor,
+             device: torch.device, n_labels: int, dtype: torch.dtype, autocast: bool) -> dict[str, Prediction]:
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) > 1:
+        raise EdgecasesError(f"images of different sizes {sorted(shapes)[:3]} cannot share a batch",
+                             hint="add preprocess: {resize: [H, W]} to the suite")
+    batch = pre.finish(torch.stack(tensors), device)
+    tensors.clear()   # the stacked batch holds the pixels now
+    if device.type == "cpu" and batch.ndim == 4:
+        batch = batch.contiguous(memory_format=torch.channels_last)
+    try:
+        if autocast:
+            with torch.autocast(device_type=device.type, dtype=dtype):
+                logits = model(batch)
+        else:
+            logits = model(batch)
+    except Exception as exc:
+        msg = f"the model raised {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        return {job.key: Prediction(error=msg) for job in jobs}
+    if isinstance(logits, (tuple, list)):
+        logits = logits[0]
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape != (len(jobs), n_labels):
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise EdgecasesError(f"the model returned {shape} for a batch of {len(jobs)}; expected "
+                             f"({len(jobs)}, {n_labels}): one logit per label",
+                             hint="the model's last layer must have as many outputs as the suite has labels")
+    probs = torch.softmax(logits.float(), dim=1).cpu()
+    k = min(TOP_K, n_labels)
+    values, indices = probs.topk(k, dim=1)
+    out: dict[str, Prediction] = {}
+    for job, vals, idxs in zip(jobs, values.tolist(), indices.tolist(), strict=True):
+        if not all(math.isfinite(v) for v in vals):
+            out[job.key] = Prediction(error="the model produced NaN or infinite logits")
+        else:
+            out[job.key] = Prediction(top=tuple((int(i), float(v)) for i, v in zip(idxs, vals, strict=True)))
+    return out

@@ -1,0 +1,56 @@
+"""The seam between the run and whatever computes predictions: jobs in, predictions out.
+
+infer.py keys, looks up and stores; a Runner only says which model it runs (so that predictions
+are keyed by it) and turns the jobs the cache lacks into predictions. local.py is the in-process
+torch runner. Another engine (a Ray cluster, a file of predictions made elsewhere) is another
+Runner, handed to the session as its ``runner_for``; keys, the cache and judging stay as they are.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, NamedTuple, Protocol, Sequence
+
+from ..records import Prediction
+from ..suite import Suite
+from ..transforms import Level
+
+#: progress(done, total), called as predictions come in.
+Progress = Callable[[int, int], None]
+
+
+class Job(NamedTuple):
+    """One image (and optional synthetic transform) to infer, under its cache key.
+
+    A tuple: a run makes one per example (tens of thousands), and a tuple is the cheapest record to make.
+    """
+
+    key: str
+    file: Path
+    transform: Level | None = None
+    seed: int = 0
+    sha256: str = ""    # the bytes the key was made from; other bytes are refused, never cached
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What a runner's model is, for prediction keys (keys.model_key) and the run's record."""
+
+    fingerprint: str      # keys.py: the model's code, structure, parameters and buffers
+    device: str           # as shown in the report: cpu, cuda:0
+    device_type: str      # as keyed: cpu, cuda, mps
+    custom_source: str    # keys.source_digest of a preprocess callable ("" without one)
+
+
+class Runner(Protocol):
+    """Runs one suite's model."""
+
+    def identify(self) -> ModelIdentity:
+        """Make the model ready (build or load it) and say what it is; raises EdgecasesError."""
+
+    def run(self, jobs: Sequence[Job], progress: Progress | None = None) -> Iterator[dict[str, Prediction]]:
+        """Predictions by job key, a batch at a time (each is stored as it comes: Ctrl-C keeps them)."""
+
+
+#: Makes the runner for a suite (called only for a suite whose predictions the cache lacks).
+RunnerFactory = Callable[[Suite], Runner]
