@@ -80,7 +80,7 @@ def main() -> None:
             x = (batch.float() / 255 - mean) / std
             probs = torch.softmax(model(x), dim=1)
             values, indices = probs.topk(5, dim=1)
-            for v, k in zip(values.tolist(), indices.tolist()):
+            for v, k in zip(values.tolist(), indices.tolist(), strict=True):
                 out[files[i].relative_to(root).as_posix()] = [k[0], v[0]]
                 i += 1
     if args.out:

@@ -15,7 +15,6 @@ def pytest_edgecases_load_model(suite, device):
     if suite.name != "road-signs" or not version:
         return None
     from safetensors.torch import load_file
-
     from signs.model import build
 
     weights = Path(__file__).parent / "models" / f"signs-{version}.safetensors"

@@ -116,7 +116,7 @@ def predict(model: torch.nn.Module, root: Path, examples: list[Example], batch_s
         x = torch.stack([load_image(root / ex.path) for ex in batch])
         probs = torch.softmax(model(x), dim=1)
         top2 = probs.topk(2, dim=1)
-        for ex, p, idx in zip(batch, top2.values, top2.indices):
+        for ex, p, idx in zip(batch, top2.values, top2.indices, strict=True):
             predicted = LABELS[int(idx[0])]
             out.append(Prediction(
                 ex.path, ex.category, ex.label, predicted, float(p[0]), float(p[0] - p[1]),

@@ -160,7 +160,8 @@ def main() -> int:
                 })
         print(f"{name}: {count} images")
     with open(DATA / "low_light.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["path", "label", "severity", "camera", "time_of_day"], lineterminator="\n")
+        writer = csv.DictWriter(f, fieldnames=["path", "label", "severity", "camera", "time_of_day"],
+                                lineterminator="\n")
         writer.writeheader()
         writer.writerows(manifest)
     print(f"low_light.csv: {len(manifest)} rows")

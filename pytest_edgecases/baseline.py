@@ -305,7 +305,7 @@ def apply_holm(results: Iterable[CategoryResult]) -> None:
     """Holm-correct the McNemar p-values across every compared category (controller, all results in hand)."""
     compared = [r.baseline for r in results if r.baseline is not None and r.baseline.p_value is not None]
     adjusted = holm([cmp.p_value for cmp in compared])
-    for cmp, p in zip(compared, adjusted):
+    for cmp, p in zip(compared, adjusted, strict=True):
         cmp.p_holm = p
         cmp.significant = p < ALPHA
 

@@ -11,6 +11,9 @@ import textwrap
 from pathlib import Path
 from typing import Callable, Iterator
 
+# C extensions such as numpy.fft refuse a second import in one process.
+import numpy.fft  # noqa: F401,E402
+
 # Imported up front, not lazily as the plugin does (see the module docstring). PyYAML is here
 # because its C loader keeps building nodes of the yaml.nodes it first saw: after an eviction,
 # a re-imported yaml would no longer recognise them and every suite would fail to parse.
@@ -19,7 +22,7 @@ import pytest
 import safetensors.torch  # noqa: F401
 import torch  # noqa: F401
 import torchvision  # noqa: F401
-import yaml  # noqa: F401
+import yaml as _yaml  # noqa: F401  (the name `yaml` is a fixture argument below)
 
 # The plugin's lazily imported modules, for a related reason: after an eviction the package object
 # still holds the evicted submodules as attributes, so `from . import engine` would find the previous
@@ -28,10 +31,6 @@ import yaml  # noqa: F401
 # module of the inference package that the session imports lazily.
 import pytest_edgecases.inference.local  # noqa: F401,E402
 import pytest_edgecases.session  # noqa: F401,E402
-
-# C extensions such as numpy.fft refuse a second import in one process.
-import numpy.fft  # noqa: F401,E402
-import pandas  # noqa: F401,E402
 
 try:
     import scipy.stats  # noqa: F401  (test-only cross-checks)

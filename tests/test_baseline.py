@@ -154,7 +154,7 @@ def test_unstable_flips_are_not_new_failures(tmp_path: Path) -> None:
 
 def test_holm_is_applied_across_categories() -> None:
     results = [_result([], category=name) for name in ("a", "b", "c")]
-    for r, p in zip(results, (0.001, 0.03, 0.5)):
+    for r, p in zip(results, (0.001, 0.03, 0.5), strict=True):
         r.baseline = BaselineComparison(p_value=p)
     results.append(_result([], category="new"))        # not in the baseline: not in the family
     apply_holm(results)

@@ -26,10 +26,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import TINY_MODEL, write_images
 from PIL import EpsImagePlugin, Image
 from safetensors.torch import save_file
 
-from conftest import TINY_MODEL, write_images
 from pytest_edgecases.images import ImageError, decode_rgb
 
 #: The suite: five lines of settings, then two categories (lines 6-10). The model is the tiny colour
@@ -298,7 +298,7 @@ EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n%%EndComments\n0 0 move
 
 BILLION_LAUGHS = "\n".join(
     ["reviewer: alice", "examples: []", 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    + [f"{n}: &{n} [" + ", ".join([f"*{p}"] * 9) + "]" for p, n in zip("abcdefgh", "bcdefghi")]) + "\n"
+    + [f"{n}: &{n} [" + ", ".join([f"*{p}"] * 9) + "]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)]) + "\n"
 
 
 class Payload:

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+from conftest import inferred_line
+from test_hardening import HEAD, SUITE, Project, assert_clean
 
 import pytest_edgecases
 from pytest_edgecases import files
-from conftest import inferred_line
-from test_hardening import HEAD, SUITE, Project, assert_clean
 
 #: Where this checkout's plugin lives: subprocesses must import it, not another installed copy.
 PACKAGE_ROOT = Path(pytest_edgecases.__file__).resolve().parent.parent
@@ -373,7 +373,7 @@ def test_two_runs_give_identical_results(project: Project) -> None:
     result = project.run()
     assert inferred_line(result) == (12, 0, 12)
     second = json.loads((project.root / "results.json").read_text())
-    changed = {key for a, b in zip(first["categories"], second["categories"]) for key in a["run"]
+    changed = {key for a, b in zip(first["categories"], second["categories"], strict=True) for key in a["run"]
                if a["run"][key] != b["run"][key]}
     assert changed <= {"date", "seconds", "inferred", "cached"}
     for doc in (first, second):

@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import inferred_line
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
-
-from conftest import inferred_line
 
 #: Two more categories over images that clean and dark already hold.
 SHARED = """

@@ -14,14 +14,21 @@ from typing import Any, Callable
 import jinja2  # noqa: F401  (imported before any pytester run: see below)
 import pytest
 import yaml  # noqa: F401  (pytester evicts modules first imported during a run; C extensions such as
+
 #                       yaml's CSafeLoader then come back with stale classes, so import them here first)
 from markupsafe import escape
 from PIL import Image
 
 from pytest_edgecases.records import CategoryResult, Check, ExampleResult, GroupFigures, RunInfo
-from pytest_edgecases.report import (ReportContext, html_extras, kappa_words, p_value_words, render_report,
-                                     write_report)
-from pytest_edgecases.report import svg
+from pytest_edgecases.report import (
+    ReportContext,
+    html_extras,
+    kappa_words,
+    p_value_words,
+    render_report,
+    svg,
+    write_report,
+)
 from pytest_edgecases.report.thumbs import data_uri, example_file, file_thumbnailer
 from pytest_edgecases.review_queue import stub_yaml
 from pytest_edgecases.stats import expected_calibration_error, reliability_bins

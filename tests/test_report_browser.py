@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+from test_report import PAYLOADS, build_hostile_project, hostile_context, hostile_results
 
 from pytest_edgecases.report import ReportContext, render_report
-from test_report import PAYLOADS, build_hostile_project, hostile_context, hostile_results
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 

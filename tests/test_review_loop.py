@@ -238,7 +238,7 @@ def _voted(path: str, *votes: tuple[str, str]) -> ExampleResult:
 
 
 def test_agreement_cohen_for_two_fleiss_for_more():
-    two = [_voted(f"{i}.png", ("alice", a), ("bob", b)) for i, (a, b) in enumerate(zip("ccii", "ciii"))]
+    two = [_voted(f"{i}.png", ("alice", a), ("bob", b)) for i, (a, b) in enumerate(zip("ccii", "ciii", strict=True))]
     found = agreement(two + [_voted("single.png", ("alice", "c"))])
     assert (found.method, found.kappa, found.n, found.words) == ("Cohen", 0.5, 4, "moderate")
     assert [c.image for c in found.conflicts] == ["1.png"]
@@ -252,7 +252,7 @@ def test_agreement_cohen_for_two_fleiss_for_more():
 
 def test_agreement_counts_only_reviewers_who_overlap():
     # carol reviewed an example nobody else did: alice and bob are the only pair to agree or not.
-    examples = [_voted(f"{i}.png", ("alice", a), ("bob", b)) for i, (a, b) in enumerate(zip("ccii", "ciii"))]
+    examples = [_voted(f"{i}.png", ("alice", a), ("bob", b)) for i, (a, b) in enumerate(zip("ccii", "ciii", strict=True))]
     found = agreement(examples + [_voted("solo.png", ("carol", "i"))])
     assert (found.method, found.kappa, found.reviewers) == ("Cohen", 0.5, ["alice", "bob"])
 

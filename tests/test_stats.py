@@ -448,7 +448,7 @@ def test_fleiss_kappa_wikipedia_example():
     # Classic fixed-raters formula on the count table, in exact arithmetic
     # (Wikipedia: P_bar = 0.378, P_e = 0.213).
     p_bar = sum(Fraction(sum(c * c for c in row) - 14, 14 * 13) for row in _WIKI_COUNTS) / 10
-    p_e = sum(Fraction(sum(col), 140) ** 2 for col in zip(*_WIKI_COUNTS))
+    p_e = sum(Fraction(sum(col), 140) ** 2 for col in zip(*_WIKI_COUNTS, strict=True))
     assert (round(float(p_bar), 3), round(float(p_e), 3)) == (0.378, 0.213)
     assert kappa == pytest.approx(float((p_bar - p_e) / (1 - p_e)), rel=1e-13)
 

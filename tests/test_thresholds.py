@@ -14,7 +14,7 @@ import pytest
 
 from pytest_edgecases.annotations import Annotation, Review, Waiver
 from pytest_edgecases.records import Prediction
-from pytest_edgecases.suite import Category, Example, Suite, Thresholds, Preprocess
+from pytest_edgecases.suite import Category, Example, Preprocess, Suite, Thresholds
 from pytest_edgecases.verdicts import Scored, example_result, judge, unjudged
 
 HEAD = """

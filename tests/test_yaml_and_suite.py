@@ -45,7 +45,7 @@ def test_bare_dates_and_quoted_dates(tmp_path):
 
 def test_billion_laughs_is_refused_quickly_before_expansion(tmp_path):
     lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    for prev, name in zip("abcdefghi", "bcdefghij"):
+    for prev, name in zip("abcdefghi", "bcdefghij", strict=True):
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
     path = yaml_file(tmp_path, "\n".join(lines) + "\n")
     started = time.perf_counter()

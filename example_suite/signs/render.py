@@ -273,7 +273,8 @@ def _bg_snow(rng: np.random.Generator) -> np.ndarray:
             ty = base_y - tier * h / 3.5
             tw = w * (1 - tier * 0.25)
             draw.polygon([(x - tw / 2, ty), (x + tw / 2, ty), (x, ty - h / 2.2)], fill=dark)
-            draw.polygon([(x - tw / 4, ty - h / 4.4), (x + tw / 4, ty - h / 4.4), (x, ty - h / 2.2)], fill=(235, 240, 248))
+            draw.polygon([(x - tw / 4, ty - h / 4.4), (x + tw / 4, ty - h / 4.4), (x, ty - h / 2.2)],
+                         fill=(235, 240, 248))
     return np.asarray(pil, dtype=np.float32) / 255
 
 
@@ -348,7 +349,8 @@ def _walker(draw: ImageDraw.ImageDraw, cx: float, cy: float, h: float, fill: RGB
     draw.line((neck, hip), fill=fill, width=w)
     draw.line((hip, (cx - h * 0.22, cy + h / 2)), fill=fill, width=w)
     draw.line((hip, (cx + h * 0.2, cy + h / 2)), fill=fill, width=w)
-    draw.line(((cx - h * 0.2, cy + h * 0.05), (cx, top + 2.8 * head_r), (cx + h * 0.22, cy - h * 0.02)), fill=fill, width=w)
+    draw.line(((cx - h * 0.2, cy + h * 0.05), (cx, top + 2.8 * head_r), (cx + h * 0.22, cy - h * 0.02)),
+              fill=fill, width=w)
 
 
 def _sign_patch(scene: Scene, rng: np.random.Generator) -> Image.Image:
@@ -490,7 +492,8 @@ def _camera(img: np.ndarray, camera: str, rng: np.random.Generator) -> np.ndarra
     if low_res or blur:
         pil = Image.fromarray(_to_u8(img))
         if low_res:
-            pil = pil.resize((low_res, low_res), Image.Resampling.BILINEAR).resize((SIZE, SIZE), Image.Resampling.BILINEAR)
+            pil = pil.resize((low_res, low_res), Image.Resampling.BILINEAR)
+            pil = pil.resize((SIZE, SIZE), Image.Resampling.BILINEAR)
         if blur:
             pil = pil.filter(ImageFilter.GaussianBlur(blur))
         img = np.asarray(pil, dtype=np.float32) / 255

@@ -22,8 +22,21 @@ from ..records import CategoryResult
 from ..vocabulary import Status
 from .model import ReportContext
 from .thumbs import data_uri, file_thumbnailer, session_thumbnailer
-from .view import (agreement_section, category_view, gallery, kappa_words, p_value_words, percent,
-                   review_section, severities, suites, synthetic, thumb, thumbnailer, totals)
+from .view import (
+    agreement_section,
+    category_view,
+    gallery,
+    kappa_words,
+    p_value_words,
+    percent,
+    review_section,
+    severities,
+    suites,
+    synthetic,
+    thumb,
+    thumbnailer,
+    totals,
+)
 
 __all__ = ["ReportContext", "render_report", "write_report", "html_extras", "data_uri", "file_thumbnailer",
            "session_thumbnailer", "kappa_words", "p_value_words"]

@@ -139,7 +139,7 @@ def level_curve(levels: Sequence[str], points: Sequence[tuple[float, float, floa
         return top + (1 - max(0.0, min(1.0, v))) * ph
 
     label = f"{title + ': ' if title else ''}accuracy by level: " + ", ".join(
-        f"{lv} {_pct(p[0]) if p else 'not scored'}" for lv, p in zip(levels, points))
+        f"{lv} {_pct(p[0]) if p else 'not scored'}" for lv, p in zip(levels, points, strict=True))
     body = [_el("rect", {"class": "frame", "x": _n(left), "y": _n(top), "width": _n(pw), "height": _n(ph)})]
     for v in (0.0, 0.25, 0.5, 0.75, 1.0):
         body.append(_el("line", {"class": "grid", "x1": _n(left), "x2": _n(left + pw), "y1": _n(y(v)),
@@ -157,7 +157,7 @@ def level_curve(levels: Sequence[str], points: Sequence[tuple[float, float, floa
     line = [f"{_n(x(i))},{_n(y(p[0]))}" for i, p in enumerate(points) if p is not None]
     if len(line) > 1:
         body.append(_el("polyline", {"class": "curve", "points": " ".join(line)}))
-    for i, (lv, p) in enumerate(zip(levels, points)):
+    for i, (lv, p) in enumerate(zip(levels, points, strict=True)):
         short = lv if len(lv) <= 16 else lv[:15] + "…"
         body.append(_el("text", {"class": "tick", "x": _n(x(i)), "y": _n(top + ph + 14), "text-anchor": "middle"},
                         short, _el("title", {}, lv)))

@@ -15,9 +15,30 @@ from ..stats import expected_calibration_error, reliability_bins
 from ..terminal import percent as terminal_percent
 from ..vocabulary import Severity, Status
 from . import svg
-from .model import (AgreementSection, AgreementView, BaselineView, Calibration, CategoryView, ConflictRow, Confusion,
-                    ConfusionCell, ConfusionPair, ConfusionRow, Gallery, GalleryEntry, GroupRow, LeftOut, Paths,
-                    QueueEntry, ReportContext, ReviewSection, SeverityRow, SuiteView, SyntheticChart, Totals)
+from .model import (
+    AgreementSection,
+    AgreementView,
+    BaselineView,
+    Calibration,
+    CategoryView,
+    ConflictRow,
+    Confusion,
+    ConfusionCell,
+    ConfusionPair,
+    ConfusionRow,
+    Gallery,
+    GalleryEntry,
+    GroupRow,
+    LeftOut,
+    Paths,
+    QueueEntry,
+    ReportContext,
+    ReviewSection,
+    SeverityRow,
+    SuiteView,
+    SyntheticChart,
+    Totals,
+)
 from .thumbs import Thumbnailer, file_thumbnailer
 
 #: Most review-queue entries and baseline flips listed; the rest are counted.
@@ -168,7 +189,7 @@ def gallery(results: Sequence[CategoryResult], cats: Sequence[CategoryView], con
     make = thumbnailer(context)
     entries: list[GalleryEntry] = []
     left_out: list[LeftOut] = []
-    for i, (r, view) in enumerate(zip(results, cats)):
+    for i, (r, view) in enumerate(zip(results, cats, strict=True)):
         failures = r.failures()
         listed = {id(e) for e in failures}
         others = sorted((e for e in r.examples if id(e) not in listed and _in_gallery(e)), key=lambda e: e.path)
@@ -178,14 +199,14 @@ def gallery(results: Sequence[CategoryResult], cats: Sequence[CategoryView], con
             left_out.append(LeftOut(category=view, count=len(failures) + len(others) - len(chosen)))
         for e in chosen:
             kind = 0 if e.is_failure else 1 if e.status == Status.ERROR else 2
-            flags = [f for f, on in zip(FLAGS, (e.stale, e.unstable, e.conflict)) if on]
+            flags = [f for f, on in zip(FLAGS, (e.stale, e.unstable, e.conflict), strict=True) if on]
             directory, _, name = e.path.rpartition("/")
             entries.append(GalleryEntry(example=e, result=r, category=view, flags=flags, name=name, dir=directory,
                                         sort=(kind, severity_rank(e.severity), -(e.confidence or 0.0), i, e.path)))
     entries.sort(key=lambda d: d.sort)
     # Decoding and re-encoding dominate a large report; Pillow releases the GIL while it does both.
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        for d, uri in zip(entries, pool.map(lambda d: thumb(make, d.result, d.example), entries)):
+        for d, uri in zip(entries, pool.map(lambda d: thumb(make, d.result, d.example), entries), strict=True):
             d.thumb = uri
     statuses = sorted({str(d.example.status) for d in entries}, key=lambda s: _STATUS_ORDER.get(s, 99))
     statuses += [f for f in FLAGS if any(f in d.flags for d in entries)]

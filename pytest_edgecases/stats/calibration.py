@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from ._validate import _as_list, _count, _real
 
-
 # --------------------------------------------------------------------------
 # calibration
 # --------------------------------------------------------------------------
@@ -45,7 +44,7 @@ def reliability_bins(
     counts = [0] * n_bins
     conf_sums: list[list[float]] = [[] for _ in range(n_bins)]
     hits = [0] * n_bins
-    for i, (conf, ok) in enumerate(zip(confidences, correct)):
+    for i, (conf, ok) in enumerate(zip(confidences, correct, strict=True)):
         c = _real(f"confidences[{i}]", conf, 0.0, 1.0)
         # Accept bool and anything equal to 0 or 1 (numpy.bool_, 0/1 ints);
         # strings such as "yes" are refused rather than read as truthy.

@@ -7,7 +7,6 @@ from collections.abc import Hashable, Sequence
 
 from ._validate import _as_list, _labels
 
-
 # --------------------------------------------------------------------------
 # inter-rater agreement
 # --------------------------------------------------------------------------
@@ -27,7 +26,7 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
     # Integer arithmetic: kappa = (n*agree - E) / (n^2 - E) with
     # E = sum_k count_a(k) * count_b(k) = n^2 * p_e. The p_e == 1 test is then
     # exact rather than a float comparison.
-    agree = sum(1 for x, y in zip(a, b) if x == y)
+    agree = sum(1 for x, y in zip(a, b, strict=True) if x == y)
     counts_a = Counter(a)
     counts_b = Counter(b)
     expected = sum(cnt * counts_b.get(label, 0) for label, cnt in counts_a.items())

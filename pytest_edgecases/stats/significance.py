@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from ._validate import _as_list, _count, _real
 
-
 # --------------------------------------------------------------------------
 # exact binomial test
 # --------------------------------------------------------------------------
