@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fdr import benjamini_hochberg, fisher_greater
+from .stats.fdr import benjamini_hochberg, fisher_greater
 
 #: A condition: a column equal to a value, or within [low, high) where None is unbounded.
 Condition = tuple[str, Any]

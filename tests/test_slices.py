@@ -6,7 +6,7 @@ import random
 import pytest
 import scipy.stats
 
-from pytest_edgecases.fdr import benjamini_hochberg, fisher_greater
+from pytest_edgecases.stats.fdr import benjamini_hochberg, fisher_greater
 from pytest_edgecases.slicefinder import SliceInput, SliceSettings, find_slices
 
 

@@ -12,12 +12,14 @@ Conventions shared by every function:
   ``ZeroDivisionError`` escape.
 
 Modules: ``intervals`` (how sure is an accuracy), ``significance`` (is a change more than noise),
-``raters`` (do reviewers agree), ``calibration`` (does confidence mean what it says). The names
+``raters`` (do reviewers agree), ``calibration`` (does confidence mean what it says), ``fdr`` (which
+of many slices to believe). The names
 are re-exported here, so callers import them from ``stats`` without knowing which module holds one.
 """
 from __future__ import annotations
 
 from .calibration import ReliabilityBin, expected_calibration_error, reliability_bins
+from .fdr import benjamini_hochberg, fisher_greater
 from .intervals import Z_95, paired_difference_interval, wilson_interval
 from .raters import cohen_kappa, fleiss_kappa, majority_vote
 from .significance import binomial_two_sided_p, holm, mcnemar_exact
@@ -35,4 +37,6 @@ __all__ = [
     "reliability_bins",
     "expected_calibration_error",
     "majority_vote",
+    "fisher_greater",
+    "benjamini_hochberg",
 ]

@@ -1,4 +1,4 @@
-"""Exact tests and false-discovery-rate control for slice discovery, standard library only.
+"""Exact one-sided tests and false-discovery-rate control for slice discovery, standard library only.
 
 Slice discovery tests many candidate slices at once; reporting each with p < 0.05 would flood a
 suite with false findings (the top complaint about automatic slice finders). Each candidate gets an
