@@ -6,8 +6,8 @@ import random
 import pytest
 import scipy.stats
 
-from pytest_edgecases.stats.fdr import benjamini_hochberg, fisher_greater
 from pytest_edgecases.slicefinder import SliceInput, SliceSettings, find_slices
+from pytest_edgecases.stats.fdr import benjamini_hochberg, fisher_greater
 
 
 @pytest.mark.parametrize("seed", range(5))
