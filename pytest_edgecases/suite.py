@@ -16,6 +16,7 @@ from .thresholds import GATES, THRESHOLD_KEYS, Thresholds, parse_thresholds
 from .transforms import TransformError, expand
 from .validate import Context, kind_of, line_at, not_a_file, shown_path
 from .vocabulary import SEVERITIES
+from .where import Condition, apply_where, parse_where
 from .yamlload import LocDict, LocList, load_yaml, plain
 
 # The names other modules import from here, wherever they are declared.
@@ -29,8 +30,8 @@ _NAME_RE = re.compile(r"^\w[\w.-]*$")
 
 SUITE_KEYS = ("suite", "labels", "model", "preprocess", "defaults", "annotations", "review", "categories")
 DEFAULT_KEYS = ("severity",) + THRESHOLD_KEYS
-CATEGORY_KEYS = ("name", "description", "criterion", "images", "manifest", "from", "transform", "severity",
-                 "group_by") + THRESHOLD_KEYS
+CATEGORY_KEYS = ("name", "description", "criterion", "images", "manifest", "from", "transform", "where",
+                 "severity", "group_by") + THRESHOLD_KEYS
 REVIEW_KEYS = ("confidence_below",)
 
 
@@ -226,13 +227,16 @@ def _parse_category(ctx: Context, raw: LocDict, line: int, labels: tuple[str, ..
     if "transform" in raw and "from" not in raw:
         raise ctx.error(f"category '{name}' has transform: but no from:", raw.line_of("transform"),
                         hint="name the category (or folder) whose images are transformed: from: clean")
+    where = parse_where(ctx, raw["where"], raw.line_of("where")) if "where" in raw else ()
     if "from" in raw:
-        return _synthetic(ctx, raw, name, labels, defaults, real, transform_expander, common)
+        return _synthetic(ctx, raw, name, labels, defaults, real, transform_expander, common, where)
     if "images" in raw:
         folder = ctx.path_inside(raw["images"], raw.line_of("images"), "images")
         examples = image_folder(ctx, folder, raw.line_of("images"), labels)
     else:
         examples = manifest(ctx, raw["manifest"], raw.line_of("manifest"), labels)
+    if where:
+        examples = apply_where(ctx, where, examples, name)
     if texts["group_by"] and not any(e.meta(texts["group_by"]) is not None for e in examples):
         raise ctx.error(f"group_by '{texts['group_by']}' is not a manifest column of category '{name}'",
                         raw.line_of("group_by"), hint="group_by names a column of the category's manifest CSV")
@@ -242,7 +246,7 @@ def _parse_category(ctx: Context, raw: LocDict, line: int, labels: tuple[str, ..
 
 def _synthetic(ctx: Context, raw: LocDict, name: str, labels: tuple[str, ...], defaults: LocDict,
                real: dict[str, Category], transform_expander: Callable[[Any], list] | None,
-               common: dict[str, Any]) -> list[Category]:
+               common: dict[str, Any], where: tuple[Condition, ...]) -> list[Category]:
     source = raw["from"]
     sline = raw.line_of("from")
     if "transform" not in raw:
@@ -256,6 +260,8 @@ def _synthetic(ctx: Context, raw: LocDict, name: str, labels: tuple[str, ...], d
         raise ctx.error(f"from: '{source}' is neither an earlier real category nor a folder"
                         f"{did_you_mean(str(source), real)}", sline,
                         hint="declare the source category before this one")
+    if where:
+        examples = apply_where(ctx, where, examples, name)
     levels = _expand_transform(ctx, raw, transform_expander or expand)
     if common["group_by"]:
         base = real.get(source)
