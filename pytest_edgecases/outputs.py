@@ -46,7 +46,7 @@ def write_outputs(edge: EdgecasesSession) -> None:
 
 
 def _results(edge: EdgecasesSession, path: Path) -> None:
-    write_results(path, edge.results)
+    write_results(path, edge.results, edge.slices)
 
 
 def review_entries(edge: EdgecasesSession) -> list[dict]:

@@ -36,6 +36,10 @@ _OPTIONS = [
     ("cache-dir", "", "where cached predictions live (default: inside pytest's cache directory)"),
     ("cache-max-age", "30", "drop cached predictions no run has used for this many days (0: keep them all)"),
     ("precision", "fp32", "inference precision on accelerators: fp32, bf16 or fp16"),
+    ("slices", "on", "slice discovery, advisory (on or off): where errors concentrate, FDR-controlled"),
+    ("slices-fdr", "0.05", "slice discovery: the false-discovery rate the reported slices are held to"),
+    ("slices-min-examples", "10", "slice discovery: the fewest examples a slice may have"),
+    ("slices-min-fraction", "0.05", "slice discovery: the smallest share of its category a slice may be"),
 ]
 
 
@@ -113,7 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
         cache_problem = _not_writable(cache_dir)
     if cache_problem:
         cache_dir = None
-    options = Options(device=device, batch_size=batch_size, precision=precision,
+    options = Options(device=device, batch_size=batch_size, precision=precision, slices=_slices(config),
                       report=_opt_str(_path(config, "report")), results=_opt_str(results),
                       baseline=_opt_str(_path(config, "baseline")),
                       save_baseline=_opt_str(_path(config, "save-baseline")),
@@ -129,6 +133,33 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(RunReporter(config), "edgecases-run-reporter")
         if cache_problem:
             session_of(config).notes.append(f"edgecases: no prediction cache this run: {cache_problem}")
+
+
+def _slices(config: pytest.Config) -> Any:
+    """--edgecases-slices and its settings, or a usage error naming the option."""
+    from .slicefinder import SliceSettings  # light, but only needed with --edgecases
+
+    switch = str(_get(config, "slices")).lower()
+    if switch not in ("on", "off"):
+        raise pytest.UsageError(f"--edgecases-slices must be on or off, got {switch!r}")
+    if switch == "off":
+        return None
+    return SliceSettings(q=_fraction(config, "slices-fdr", open_low=True),
+                         min_support=_whole_number(config, "slices-min-examples", 1),
+                         min_fraction=_fraction(config, "slices-min-fraction", open_low=False))
+
+
+def _fraction(config: pytest.Config, name: str, *, open_low: bool) -> float:
+    """A number in (0, 1) (or [0, 1) when ``open_low`` is False), or a usage error naming the option."""
+    raw = _get(config, name)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not ((0 < value if open_low else 0 <= value) and value < 1):
+        low = "above 0" if open_low else "at least 0"
+        raise pytest.UsageError(f"--edgecases-{name} must be a number {low} and below 1, got {raw!r}")
+    return value
 
 
 def _whole_number(config: pytest.Config, name: str, minimum: int, unit: str = "") -> int:

@@ -14,6 +14,7 @@ from .gcpolicy import paused_gc
 from .outputs import thumbnailer, write_outputs
 from .records import CategoryResult
 from .session import EdgecasesSession
+from .slices import discover, terminal_lines
 from .stash import session_of
 from .terminal import agreement_lines, summary_table
 
@@ -41,6 +42,8 @@ class RunReporter:
         edge = session_of(self.config)
         edge.results.sort(key=lambda r: (r.suite_file, r.index))
         _holm_across_categories(edge)
+        if edge.results and edge.options.slices is not None:
+            edge.slices = discover(edge.results, edge.options.slices)
         if edge.results:
             with paused_gc():
                 write_outputs(edge)
@@ -56,6 +59,9 @@ class RunReporter:
         for line in summary_table(edge.results).splitlines() + agreement_lines(edge.results):
             terminalreporter.write_line(line)
         _write_baseline_comparison(terminalreporter, edge)
+        if edge.options.slices is not None:
+            for line in terminal_lines(edge.slices, edge.options.slices.q):
+                terminalreporter.write_line(line)
         for note in edge.notes:
             terminalreporter.write_line(printable(note))
 

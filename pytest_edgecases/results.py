@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 from .files import atomic_write
 from .records import CategoryResult, ExampleResult
+from .slicefinder import Slice
 
 SCHEMA = "pytest-edgecases/results/1"
 #: Column order of the CSV: what a reader scans first comes first.
@@ -32,10 +33,10 @@ def rows(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
     return out
 
 
-def write_results(path: Path, results: Sequence[CategoryResult]) -> None:
-    """Write .csv (pandas) or .json (categories + their examples, reloadable for reports)."""
+def write_results(path: Path, results: Sequence[CategoryResult], slices: Sequence[Slice] = ()) -> None:
+    """Write .csv (pandas) or .json (categories + their examples, reloadable for reports; the run's slices)."""
     if path.suffix.lower() == ".json":
-        doc = {"schema": SCHEMA, "categories": [r.to_dict() for r in results]}
+        doc = {"schema": SCHEMA, "categories": [r.to_dict() for r in results], "slices": [s.to_json() for s in slices]}
         atomic_write(path, json.dumps(doc, indent=1, sort_keys=True, default=str))
     else:
         import pandas as pd

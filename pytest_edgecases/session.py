@@ -20,6 +20,7 @@ from .inference.infer import Inference, Inferred, Settings
 from .inference.runner import Runner, RunnerFactory
 from .inference.store import PredictionCache
 from .records import CategoryResult
+from .slicefinder import Slice, SliceSettings
 from .suite import Category, Suite, load_suite
 from .verdicts import Scored, judge
 
@@ -43,6 +44,7 @@ class Options:
     cache_dir: Path | None = None
     no_cache: bool = False
     cache_max_age: int = 30   # days; 0 never prunes
+    slices: SliceSettings | None = field(default_factory=SliceSettings)   # None: --edgecases-slices=off
 
 
 @dataclass
@@ -78,6 +80,7 @@ class EdgecasesSession:
         self.results: list[CategoryResult] = []             # filled from reports (controller side)
         self.local_results: dict[str, CategoryResult] = {}  # nodeid -> result, when not under xdist
         self.notes: list[str] = []                          # lines for the end of the terminal summary
+        self.slices: list[Slice] = []                       # found at the end, from all results (controller)
         self.today = dt.date.today()
         self._baseline: Baseline | EdgecasesError | None = None   # read once, or the error reading it raised
 

@@ -1,0 +1,104 @@
+"""Slice discovery for a run: judged results in, reported slices and the lines that show them out.
+
+The search itself is slicefinder.py; this module decides what a run searches (each category, and
+each suite as a whole), over which columns (manifest metadata and the model's confidence), and
+how a slice reads in the terminal, the results file and as a `where:` ready to promote.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import printable
+from .records import CategoryResult, ExampleResult
+from .slicefinder import Slice, SliceInput, SliceSettings, find_slices
+
+#: The model's confidence is a column too ("are confident answers wrong?"), but it is known only
+#: after inference, so a slice on it cannot become a `where:` category.
+CONFIDENCE = "confidence"
+#: Lines the terminal shows at most; the report and results file list every slice.
+TERMINAL_LINES = 5
+
+
+def discover(results: Sequence[CategoryResult], settings: SliceSettings) -> list[Slice]:
+    """Every slice of the run at the settings' false-discovery rate (one family for the whole run)."""
+    inputs = [_input(r.suite, r.category, [(r, e) for e in r.examples]) for r in results]
+    by_suite: dict[str, list[tuple[CategoryResult, ExampleResult]]] = {}
+    for r in results:
+        by_suite.setdefault(r.suite, []).extend((r, e) for e in r.examples)
+    # A suite as a whole: only when it has several categories (else it is that category again).
+    inputs += [_input(suite, None, pairs) for suite, pairs in by_suite.items()
+               if len({r.category for r, _ in pairs}) > 1]
+    return find_slices([i for i in inputs if i.errors], settings)
+
+
+def _input(suite: str, category: str | None, pairs: list[tuple[CategoryResult, ExampleResult]]) -> SliceInput:
+    """The scored examples (not ambiguous, not unreadable) with their columns."""
+    scored = [(r, e) for r, e in pairs if e.correct is not None and e.status != "ambiguous"]
+    names = sorted({k for _, e in scored for k in e.metadata})
+    columns: dict[str, list[Any]] = {name: [e.metadata.get(name) for _, e in scored] for name in names}
+    columns[CONFIDENCE] = [e.confidence for _, e in scored]
+    shown = [e.path if category is not None else f"{r.category}: {e.path}" for r, e in scored]
+    return SliceInput(suite, category, [e.correct is False for _, e in scored], columns, shown)
+
+
+def describe(where: dict[str, Any]) -> str:
+    """`camera = dashcam_b and lux in [5, 20)`: a slice's conditions as a reader writes them."""
+    parts = []
+    for column, value in where.items():
+        if isinstance(value, list):
+            low, high = value
+            if low is None:
+                parts.append(f"{column} < {high:g}")
+            elif high is None:
+                parts.append(f"{column} >= {low:g}")
+            else:
+                parts.append(f"{column} in [{low:g}, {high:g})")
+        else:
+            parts.append(f"{column} = {value}")
+    return " and ".join(parts)
+
+
+def line(found: Slice) -> str:
+    """One terminal line: 'low_light: camera = dashcam_b: 50% wrong vs 0% elsewhere, 30 images, q = 0.0004'."""
+    scope = found.category if found.category is not None else f"{found.suite} (all categories)"
+    return printable(f"{scope}: {describe(found.where)}: {found.error_rate:.0%} wrong vs "
+                     f"{found.rest_error_rate:.0%} elsewhere, {found.n} images, q = {found.q:.2g}")
+
+
+def terminal_lines(found: Sequence[Slice], q: float) -> list[str]:
+    """The run's slices for the terminal: a header and at most TERMINAL_LINES slices.
+
+    Slices a `where:` can promote come first, most significant first: that low confidence goes with
+    mistakes is expected of any model, and would otherwise crowd out what a reader can act on.
+    """
+    if not found:
+        return []
+    shown = sorted(found, key=lambda s: (promotion(s) is None, s.q))[:TERMINAL_LINES]
+    lines = [f"edgecases: where errors concentrate (advisory; false-discovery rate {q:g}):"]
+    lines += [f"  {line(s)}" for s in shown]
+    if len(found) > TERMINAL_LINES:
+        lines.append(f"  … and {len(found) - TERMINAL_LINES} more in the report and the results file")
+    return lines
+
+
+def promotion(found: Slice) -> str | None:
+    """A `where:` to add to a copy of the slice's category, or None when it cannot be one."""
+    if found.category is None or CONFIDENCE in found.where:
+        return None
+    conditions = ", ".join(f"{column}: {_yaml(value)}" for column, value in found.where.items())
+    base = found.category.split("[", 1)[0]
+    words = [f"{c}-{v}" if not isinstance(v, list) else c for c, v in found.where.items()]
+    name = re.sub(r"[^\w.-]+", "_", "-".join([base, *words]))
+    return (f"  - name: {name}\n"
+            f"    # the images:, manifest: or from: of '{base}'\n"
+            f"    where: {{{conditions}}}\n")
+
+
+def _yaml(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join("null" if v is None else f"{v:g}" for v in value) + "]"
+    text = str(value)
+    plain = text and text.replace("_", "").replace("-", "").replace(".", "").isalnum()
+    return text if plain and not text[0].isdigit() else '"' + text.replace('"', '\\"') + '"'
