@@ -75,6 +75,7 @@ class _Candidate:
     conditions: tuple[Condition, ...]
     members: frozenset[int]
     errors: int
+    total_errors: int    # of the whole source: counted once per source, not per candidate
     p: float = 1.0
     q: float = 1.0
 
@@ -85,9 +86,8 @@ def find_slices(inputs: Sequence[SliceInput], settings: SliceSettings = SliceSet
     if not candidates:
         return []
     for c in candidates:
-        total_errors = sum(1 for e in c.source.errors if e)
         n_out = len(c.source.errors) - len(c.members)
-        c.p = fisher_greater(c.errors, len(c.members), total_errors - c.errors, n_out)
+        c.p = fisher_greater(c.errors, len(c.members), c.total_errors - c.errors, n_out)
     for c, q in zip(candidates, benjamini_hochberg([c.p for c in candidates], _weights(candidates)), strict=True):
         c.q = q
     found = [c for c in candidates if c.q <= settings.q]
@@ -111,11 +111,12 @@ def _weights(candidates: Sequence[_Candidate]) -> list[float]:
 def _candidates(source: SliceInput, settings: SliceSettings) -> list[_Candidate]:
     n = len(source.errors)
     least = max(settings.min_support, math.ceil(settings.min_fraction * n))
+    wrong = frozenset(i for i, e in enumerate(source.errors) if e)
     singles: list[_Candidate] = []
     for name in sorted(source.columns):
         for condition, members in _conditions(name, source.columns[name], settings.bins):
             if least <= len(members) < n:
-                singles.append(_candidate(source, (condition,), members))
+                singles.append(_candidate(source, (condition,), members, wrong))
     found = list(singles)
     if settings.pairs:
         for a, b in itertools.combinations(singles, 2):
@@ -123,12 +124,13 @@ def _candidates(source: SliceInput, settings: SliceSettings) -> list[_Candidate]
                 continue   # two values of one column never overlap; two bins of one column neither
             members = a.members & b.members
             if least <= len(members) < n and members != a.members and members != b.members:
-                found.append(_candidate(source, a.conditions + b.conditions, members))
+                found.append(_candidate(source, a.conditions + b.conditions, members, wrong))
     return found
 
 
-def _candidate(source: SliceInput, conditions: tuple[Condition, ...], members: frozenset[int]) -> _Candidate:
-    return _Candidate(source, conditions, members, sum(1 for i in members if source.errors[i]))
+def _candidate(source: SliceInput, conditions: tuple[Condition, ...], members: frozenset[int],
+               wrong: frozenset[int]) -> _Candidate:
+    return _Candidate(source, conditions, members, len(members & wrong), len(wrong))
 
 
 def _conditions(name: str, values: Sequence[Any], bins: int) -> list[tuple[Condition, frozenset[int]]]:
@@ -181,9 +183,8 @@ def _worse_than_rest_of(child: _Candidate, parent: _Candidate, alpha: float) -> 
 
 
 def _to_slice(c: _Candidate) -> Slice:
-    n_all = len(c.source.errors)
-    n_rest = n_all - len(c.members)
-    rest_errors = sum(1 for e in c.source.errors if e) - c.errors
+    n_rest = len(c.source.errors) - len(c.members)
+    rest_errors = c.total_errors - c.errors
     examples = tuple(c.source.paths[i] for i in sorted(c.members)) if c.source.paths else ()
     return Slice(suite=c.source.suite, category=c.source.category, where=dict(c.conditions), n=len(c.members),
                  errors=c.errors, error_rate=c.errors / len(c.members),
