@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from test_report import PAYLOADS, build_hostile_project, hostile_context, hostile_results
+from support.hostile import HOSTILE, PAYLOADS, build_hostile_project, hostile_context, hostile_results
 
 from pytest_edgecases.report import ReportContext, render_report
 
@@ -203,8 +203,6 @@ def build(bias=0.0):
 def test_hostile_error_messages_are_text(browser: Any, tiny_project: Callable[..., Path],
                                          pytester: pytest.Pytester) -> None:
     """A model's exception text reaches every error card of the gallery: shown as text, nothing runs."""
-    from test_report import HOSTILE
-
     tiny_project(factory="raising:build", clean=1, dark=1)
     (pytester.path / "raising.py").write_text(RAISING_MODEL.format(message=HOSTILE))
     pytester.runpytest("--edgecases", "-p", "no:cacheprovider").assert_outcomes(failed=2)

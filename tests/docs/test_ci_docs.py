@@ -17,7 +17,7 @@ import yaml
 
 from pytest_edgecases import plugin
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PAGES = [REPO / "docs" / name for name in ("ci.md", "tutorial.md", "baselines.md")]
 
 #: Action versions the docs use (the current major versions when these pages were written).

@@ -30,7 +30,7 @@ import yaml
 
 import pytest_edgecases
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TUTORIAL = REPO / "docs" / "tutorial.md"
 PACKAGE_ROOT = Path(pytest_edgecases.__file__).resolve().parents[1]
 

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 
 import pytest
+from support.project import PASSING_MODEL, SuiteProject, suite_yaml
 
-HEAD = """\
-suite: colours
-labels: [red, blue]
-model: {factory: "tinymodel:build"}
-preprocess: {resize: [8, 8]}
-"""
+#: Lines 1-4: suite, labels, model (the tiny model, no bias), preprocess.
+HEAD = suite_yaml(model=PASSING_MODEL, defaults=None, categories="")
 
 
 #: A category on lines 5-7, after HEAD.
@@ -213,3 +211,18 @@ def test_a_corrupt_image_fails_only_its_own_category(tiny_project, pytester):
         "data/dark/red/002.png *red*—*—*medium*error*"])
     assert "edge-case category: clean" not in result.stdout.str()
 
+
+def test_bad_annotation_stops_collection_with_a_readable_error(tiny_project, pytester):
+    """What the user sees: file, line and the fix, not a traceback; the model is never loaded."""
+    tiny_project(suite_yaml(preprocess=None, extra="annotations: reviews/"))
+    SuiteProject(pytester.path).write("reviews/alice.yaml", textwrap.dedent("""\
+        reviewer: alice
+        examples:
+          - image: data/dark/red/003.png
+            severity: hihg
+    """))
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*reviews/alice.yaml:4: severity 'hihg' is not one of low, medium, high "
+                                 "(did you mean 'high'?)*"])
+    assert "Traceback" not in result.stdout.str() and "inferred" not in result.stdout.str()

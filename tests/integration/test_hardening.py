@@ -26,28 +26,17 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import TINY_MODEL, write_images
 from PIL import EpsImagePlugin, Image
 from safetensors.torch import save_file
+from support.project import PASSING_MODEL, SuiteProject, colour_categories, suite_yaml
 
 from pytest_edgecases.images import ImageError, decode_rgb
 
-#: The suite: five lines of settings, then two categories (lines 6-10). The model is the tiny colour
+#: The suite: five lines of settings (suite, labels, model, preprocess, defaults), then two categories
+#: (lines 6-10: clean, dark). The model is the tiny colour
 #: model with no bias, which gets every image right: any example that is not right is the bad input's doing.
-HEAD = """\
-suite: colours
-labels: [red, blue]
-model: {factory: "tinymodel:build"}
-preprocess: {resize: [8, 8]}
-defaults: {min_accuracy: 0.9}
-"""
-CATS = """\
-categories:
-  - name: clean
-    images: data/clean/
-  - name: dark
-    images: data/dark/
-"""
+HEAD = suite_yaml(model=PASSING_MODEL, categories="")
+CATS = colour_categories(dark="")
 SUITE = HEAD + CATS
 #: Images per category: three red and three blue.
 IMAGES = {"clean": 6, "dark": 6}
@@ -60,44 +49,21 @@ PWNED = "pwned"
 # -- the project ------------------------------------------------------------------------------------------
 
 
-class Project:
-    """The tiny colour project in pytester's folder, plus helpers to put one bad input in place."""
+class Project(SuiteProject):
+    """The tiny colour project in pytester's folder, plus helpers to put one bad input in place and run."""
 
     def __init__(self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, outside: Path):
+        super().__init__(pytester.path)
         self.pytester = pytester
-        self.root = pytester.path
         self.monkeypatch = monkeypatch
         self.outside_dir = outside   # a folder outside the project root
-        (self.root / "tinymodel.py").write_text(TINY_MODEL)
-        write_images(self.root, "data/clean", {"red": 3, "blue": 3})
-        write_images(self.root, "data/dark", {"red": 3, "blue": 3}, brightness=0.15)
+        self.colours(clean=3, dark=3)
         self.suite(SUITE)
-
-    def suite(self, text: str | bytes, rel: str = "edgecases.yaml") -> Path:
-        """Write the suite file (text as given: its line numbers are what the errors name)."""
-        return self.write(rel, text)
-
-    def write(self, rel: str, data: str | bytes) -> Path:
-        """Write a file below the project root, creating folders."""
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
-        return path
 
     def outside(self, name: str, data: str | bytes) -> Path:
         """Write a file outside the project root."""
         path = self.outside_dir / name
         path.write_bytes(data if isinstance(data, bytes) else data.encode())
-        return path
-
-    def link(self, rel: str, target: str | Path) -> Path:
-        """A symlink below the project root."""
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.symlink_to(target)
         return path
 
     def run(self, *args: str) -> pytest.RunResult:

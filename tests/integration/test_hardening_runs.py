@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from conftest import inferred_line
+from support.project import inferred_line
 from test_hardening import HEAD, SUITE, Project, assert_clean
 
 import pytest_edgecases
@@ -430,7 +430,9 @@ def test_the_docs_page_lists_every_case_with_its_outcome() -> None:
     assert sorted(listed) == sorted(ids)
 
 
-if __name__ == "__main__":   # print the rows, to paste into the docs page after changing a case
+# Print the rows, to paste into the docs page after changing a case:
+#   PYTHONPATH=.:tests python tests/integration/test_hardening_runs.py
+if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
     for row in all_cases():
         print(docs_row(*row))

@@ -1,4 +1,5 @@
-"""Inference: once per session, batched, cached between runs, shared under xdist, and numerically right."""
+"""Inference in runs: once per session, batched, only for selected items, shared under xdist, and numerically
+right (against a plain PyTorch loop). What the cache serves between runs: test_cache.py."""
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import inferred_line
 from PIL import Image
+from support.project import inferred_line
 from torchvision.transforms.v2 import functional as TF
 
 #: Two more categories over images that clean and dark already hold.
@@ -52,56 +53,6 @@ def test_one_batch_by_default_and_batch_size_option(tiny_project, pytester, forw
     assert forward_log() == [24]
     pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-batch-size=10")
     assert forward_log()[1:] == [10, 10, 4]
-
-
-def test_cache_between_runs(tiny_project, pytester, forward_log):
-    colours(tiny_project)
-    first = pytester.runpytest("--edgecases")
-    first.assert_outcomes(passed=1, failed=1)
-    assert inferred_line(first) == (24, 24, 0)
-
-    rerun = pytester.runpytest("--edgecases")
-    rerun.assert_outcomes(passed=1, failed=1)
-    assert inferred_line(rerun) == (24, 0, 24)
-    assert sum(forward_log()) == 24
-
-    # --edgecases-no-cache neither reads nor writes the cache.
-    assert inferred_line(pytester.runpytest("--edgecases", "--edgecases-no-cache")) == (24, 24, 0)
-    assert inferred_line(pytester.runpytest("--edgecases")) == (24, 0, 24)
-
-
-def test_no_cache_run_writes_no_cache(tiny_project, pytester, forward_log):
-    colours(tiny_project)
-    assert inferred_line(pytester.runpytest("--edgecases", "--edgecases-no-cache")) == (24, 24, 0)
-    assert inferred_line(pytester.runpytest("--edgecases")) == (24, 24, 0)
-
-
-def test_a_changed_image_alone_is_inferred_again(tiny_project, pytester, forward_log, solid_image):
-    colours(tiny_project)
-    pytester.runpytest("--edgecases")
-    solid_image(pytester.path / "data/dark/red/000.png", (250, 0, 0), size=16)
-    result = pytester.runpytest("--edgecases")
-    assert inferred_line(result) == (24, 1, 23)
-
-
-def test_a_changed_model_or_preprocessing_infers_everything_again(tiny_project, pytester, forward_log):
-    suite = colours(tiny_project)
-    pytester.runpytest("--edgecases")
-    text = suite.read_text()
-    suite.write_text(text.replace("bias: 1.0", "bias: 0.0"))
-    result = pytester.runpytest("--edgecases")
-    result.assert_outcomes(passed=2)          # and the verdicts are the new model's
-    assert inferred_line(result) == (24, 24, 0)
-    suite.write_text(text.replace("bias: 1.0", "bias: 0.0").replace("resize: [8, 8]", "resize: [4, 4]"))
-    assert inferred_line(pytester.runpytest("--edgecases")) == (24, 24, 0)
-
-
-def test_cache_dir_option(tiny_project, pytester, forward_log):
-    colours(tiny_project)
-    pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-cache-dir=preds")
-    assert (pytester.path / "preds" / "predictions.sqlite").is_file()
-    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-cache-dir=preds")
-    assert inferred_line(result) == (24, 0, 24)
 
 
 def example_verdicts(path: Path) -> dict[tuple[str, str], tuple]:
@@ -226,86 +177,3 @@ categories:
     assert 0 < correct < len(files)   # the check means something only if the labels are mixed
 
 
-def test_a_changed_label_set_is_not_served_from_the_cache(tiny_project, pytester, forward_log):
-    suite = colours(tiny_project)
-    pytester.runpytest("--edgecases").assert_outcomes(passed=1, failed=1)
-    # The model still has two outputs: with three labels it no longer fits the suite.
-    suite.write_text(suite.read_text().replace("[red, blue]", "[red, blue, green]"))
-    result = pytester.runpytest("--edgecases")
-    result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*the model returned (24, 2) for a batch of 24; expected (24, 3)*"])
-
-
-HELPER_MODEL = '''
-import torch
-
-
-def features(x):
-    return x.mean(dim=(2, 3)){tweak}
-
-
-class Block(torch.nn.Module):
-    def forward(self, x):
-        return features(x)
-
-
-class Net(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.block = Block()
-        self.fc = torch.nn.Linear(3, 2)
-        with torch.no_grad():
-            self.fc.weight.copy_(torch.tensor([[4.0, 0.0, -4.0], [-4.0, 0.0, 4.0]]))
-            self.fc.bias.zero_()
-
-    def forward(self, x):
-        return self.fc(self.block(x))
-
-
-def build():
-    return Net()
-'''
-
-
-@pytest.mark.parametrize("edit", ["helper function", "parent class"])
-def test_a_changed_model_code_is_inferred_again(tiny_project, pytester, forward_log, edit):
-    """Same weights, other code: the model's own classes and modules are part of the cache key."""
-    if edit == "helper function":
-        model, factory = pytester.path / "helpermodel.py", "helpermodel:build"
-        model.write_text(HELPER_MODEL.format(tweak=""))
-        changed = HELPER_MODEL.format(tweak=" * torch.tensor([0.0, 1.0, 1.0])  # red channel lost")
-    else:   # countmodel's class only subclasses tinymodel.Net, whose forward changes
-        model, factory = pytester.path / "tinymodel.py", "countmodel:build"
-        changed = None
-    suite = tiny_project(factory=factory)
-    suite.write_text(suite.read_text().replace("args: {bias: 1.0}", "args: {}"))
-    pytester.runpytest("--edgecases").assert_outcomes(passed=2)
-    if changed is None:
-        changed = model.read_text().replace("return self.fc(x.mean(dim=(2, 3)))",
-                                            "return self.fc(x.mean(dim=(2, 3)) * torch.tensor([0.0, 1.0, 1.0]))")
-    model.write_text(changed)
-    result = pytester.runpytest("--edgecases")
-    assert inferred_line(result) == (24, 24, 0)
-    result.assert_outcomes(failed=2)   # without red, every red image reads as blue
-
-
-PREPROCESS = '''
-import torch
-from torchvision.transforms.v2 import functional as TF
-
-
-def transform(image):
-    return TF.to_dtype(TF.pil_to_tensor(TF.resize(image, [4, 4])), torch.float32, scale=True){tweak}
-'''
-
-
-def test_a_preprocess_callable_is_used_and_its_edits_are_inferred_again(tiny_project, pytester, forward_log):
-    (pytester.path / "mypre.py").write_text(PREPROCESS.format(tweak=""))
-    suite = tiny_project(factory="countmodel:build")
-    suite.write_text(suite.read_text().replace("preprocess: {resize: [8, 8]}", "preprocess: mypre:transform"))
-    pytester.runpytest("--edgecases").assert_outcomes(passed=1, failed=1)
-    # Swapping red and blue makes every image read as the other colour.
-    (pytester.path / "mypre.py").write_text(PREPROCESS.format(tweak="[[2, 1, 0]]"))
-    result = pytester.runpytest("--edgecases")
-    assert inferred_line(result) == (24, 24, 0)
-    result.assert_outcomes(failed=2)

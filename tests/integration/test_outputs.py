@@ -1,15 +1,23 @@
-"""What a run shows and writes: failure messages, -v, the summary table, JUnit XML, the results file."""
+"""What a run shows and writes: failure messages, -v, the summary table, JUnit XML, the results file, the
+HTML report (and pytest-html's rows). The report rendered from records: tests/unit/test_report.py."""
 from __future__ import annotations
 
+import html as htmlmod
 import json
+import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Callable
 
+# Imported before any pytester run: pytester evicts the modules a run imports first, and the report's
+# jinja2 and yaml's C extension then come back as second copies that no longer match the first.
+import jinja2  # noqa: F401
 import pandas as pd
 import pytest
+from markupsafe import escape
+from support.hostile import PAYLOADS, assert_no_payload, build_hostile_project
 
-from pytest_edgecases.records import Check
 from pytest_edgecases.results import COLUMNS
-from pytest_edgecases.terminal import missed_phrase
 
 
 def test_failing_item_shows_thresholds_then_worst_failures_first(tiny_project, pytester, solid_image):
@@ -194,16 +202,87 @@ def test_an_empty_review_queue_still_names_its_suite(tiny_project, pytester):
     assert "examples: []" in text
 
 
-@pytest.mark.parametrize("check, phrase", [
-    (Check("min_accuracy", "79.6% (accuracy)", ">= 90.0%", False), "accuracy 79.6% < 90.0%"),
-    (Check("min_accuracy", "70.1% (lower 95% bound)", ">= 80.0%", False), "accuracy's lower 95% bound 70.1% < 80.0%"),
-    (Check("max_failures[high]", "10", "<= 3", False), "high failures 10 > 3"),
-    (Check("max_failures[any]", "4", "<= 0", False), "failures 4 > 0"),
-    (Check("min_examples", "3", ">= 5", False), "scored examples 3 < 5"),
-    (Check("max_regressions", "1", "<= 0", False), "regressions 1 > 0"),
-    (Check("max_group_gap", "25.0%", "<= 10.0%", False), "group gap 25.0% > 10.0%"),
-    (Check("max_accuracy_drop", "6.0%", "<= 2.0%", False), "accuracy drop 6.0% > 2.0%"),
-    (Check("scoring_errors", "2 example(s)", "0", False), "unscored examples 2 example(s) (limit 0)"),
-])
-def test_a_missed_threshold_in_words(check, phrase):
-    assert missed_phrase(check) == phrase
+# -- the HTML report ------------------------------------------------------------------------------------
+
+
+def test_run_writes_one_complete_report_by_default(tiny_project: Callable[..., Path],
+                                                   pytester: pytest.Pytester) -> None:
+    """The default path, a note in the summary, every category and a thumbnail per failure."""
+    tiny_project()
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    report = pytester.path / "edgecases-report.html"
+    result.stdout.fnmatch_lines([f"edgecases: report written to {report}"])
+    html = report.read_text()
+    assert '<a href="#c0">clean</a>' in html and '<a href="#c1">dark</a>' in html
+    assert len(re.findall(r'<article class="card', html)) == 6
+    assert html.count('<img src="data:image/') == 6
+    assert not list(pytester.path.glob(".edgecases-report.html.*"))   # no temp file left
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_hostile_project_report_is_escaped_and_complete(tiny_project: Callable[..., Path],
+                                                        pytester: pytest.Pytester, xdist: list[str]) -> None:
+    """Under pytest -n 2 the controller writes one report with every category, as without it."""
+    build_hostile_project(tiny_project, pytester)
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", *xdist)
+    result.assert_outcomes(passed=1, failed=1)
+    html = (pytester.path / "edgecases-report.html").read_text()
+    assert_no_payload(html)
+    assert len(re.findall(r'<article class="cat ', html)) == 2
+    statuses = re.findall(r'data-status="([^"]+)"', html)
+    assert sorted(statuses) == ["failure"] * 4 + ["regression", "waived"]
+    assert html.count('<img src="data:image/') == 6
+    assert str(escape(PAYLOADS[1])) in html and str(escape(PAYLOADS[5])) in html   # reviewer, camera group
+    if xdist:
+        assert not list(pytester.path.glob("*.html.*"))
+
+
+def test_report_none_disables_it(tiny_project: Callable[..., Path], pytester: pytest.Pytester) -> None:
+    """`--edgecases-report=none` writes nothing."""
+    tiny_project()
+    result = pytester.runpytest("--edgecases", "--edgecases-report=none", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    assert not list(pytester.path.glob("*.html"))
+    assert "report written" not in result.stdout.str()
+
+
+def test_unwritable_report_is_a_note_not_a_crash(tiny_project: Callable[..., Path],
+                                                 pytester: pytest.Pytester) -> None:
+    """A folder that is a file: the run's outcome is unchanged and the summary says why."""
+    tiny_project()
+    (pytester.path / "blocker").write_text("a file, not a folder")
+    result = pytester.runpytest("--edgecases", "--edgecases-report=blocker/report.html", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["edgecases: could not write the report file *blocker/report.html: *"])
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_pytest_html_rows_carry_summary_and_thumbnails(tiny_project: Callable[..., Path],
+                                                       pytester: pytest.Pytester, xdist: list[str]) -> None:
+    """With --html each category's row has its table and a few thumbnails, escaped (workers attach them)."""
+    pytest.importorskip("pytest_html")
+    build_hostile_project(tiny_project, pytester)
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--html=h.html", "--self-contained-html",
+                                *xdist)
+    result.assert_outcomes(passed=1, failed=1)
+    page = (pytester.path / "h.html").read_text()
+    # pytest-html keeps rows as JSON in an attribute: unescape it once to see what the browser inserts.
+    import json
+
+    blob = json.loads(htmlmod.unescape(re.search(r'data-jsonblob="([^"]*)"', page).group(1)))
+    extras = {test_id: [e["content"] for row in rows for e in row["extras"] if e["format_type"] == "html"]
+              for test_id, rows in blob["tests"].items()}
+    dark = next(v for k, v in extras.items() if k.endswith("::dark"))
+    assert len(dark) == 1 and 'class="edgecases"' in dark[0]
+    assert dark[0].count('<img src="data:image/') == 4 and "min_accuracy" in dark[0]
+    assert "<script" not in dark[0] and "<img src=x" not in dark[0]
+
+
+def test_without_pytest_html_nothing_breaks(tiny_project: Callable[..., Path], pytester: pytest.Pytester) -> None:
+    """pytest-html disabled (as if not installed): the run and our report are unaffected."""
+    tiny_project()
+    result = pytester.runpytest("--edgecases", "-p", "no:html", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    assert (pytester.path / "edgecases-report.html").is_file()

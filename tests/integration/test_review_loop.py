@@ -20,33 +20,19 @@ import pandas  # noqa: F401
 import pytest
 import torchvision  # noqa: F401
 import yaml
+from support.project import colour_categories, suite_yaml
 
-from pytest_edgecases.agreement import agreement
 from pytest_edgecases.annotations import load_annotations
-from pytest_edgecases.records import ExampleResult, Prediction
-from pytest_edgecases.review_queue import render_queue
+from pytest_edgecases.records import Prediction
 from pytest_edgecases.suite import load_suite
 from pytest_edgecases.verdicts import Scored, judge
 
 TODAY = dt.date.today()
 FUTURE = TODAY + dt.timedelta(days=30)
 PAST = TODAY - dt.timedelta(days=1)
-SUITE = """
-suite: colours
-labels: [red, blue]
-model: {factory: "tinymodel:build", args: {bias: 1.0}}
-preprocess: {resize: [8, 8]}
-defaults: {min_accuracy: 0.9}
-annotations: reviews/
-EXTRA
-categories:
-  - name: clean
-    images: data/clean/
-  - name: dark
-    images: data/dark/
-    severity: high
-    max_failures: {high: 4}
-"""
+#: The colour suite reading reviews/, with EXTRA (replaced by each test) for more top-level keys.
+SUITE = suite_yaml(extra="annotations: reviews/\nEXTRA",
+                   categories=colour_categories(dark="severity: high\nmax_failures: {high: 4}"))
 #: Free text as hostile as a reviewer can type it: markup, quotes, YAML syntax, line breaks, unicode.
 HOSTILE = ('<script>alert("x")</script> & \'quoted\' "twice"\nkey: {not: yaml}\t# not a comment — '
            'ünïcödé 🚦 \u2028sep\x85nel')
@@ -230,31 +216,6 @@ def test_no_max_regressions_check_without_annotation_files(pytester, tiny_projec
 
 
 # -- several reviewers ---------------------------------------------------------------------------
-
-
-def _voted(path: str, *votes: tuple[str, str]) -> ExampleResult:
-    return ExampleResult(path=path, category="c", label="red", predicted="red", confidence=0.9, correct=True,
-                         severity="medium", status="correct", counted=False, votes=[list(v) for v in votes])
-
-
-def test_agreement_cohen_for_two_fleiss_for_more():
-    two = [_voted(f"{i}.png", ("alice", a), ("bob", b)) for i, (a, b) in enumerate(zip("ccii", "ciii", strict=True))]
-    found = agreement(two + [_voted("single.png", ("alice", "c"))])
-    assert (found.method, found.kappa, found.n, found.words) == ("Cohen", 0.5, 4, "moderate")
-    assert [c.image for c in found.conflicts] == ["1.png"]
-    three = [_voted(f"{i}.png", ("alice", a), ("bob", b), ("carol", c))
-             for i, (a, b, c) in enumerate(["ccc", "cci", "iii", "cia"])]
-    found = agreement(three)
-    assert found.method == "Fleiss" and found.kappa == pytest.approx(0.152778 / 0.569444, abs=1e-5)
-    assert found.reviewers == ["alice", "bob", "carol"] and len(found.conflicts) == 2
-    assert agreement([_voted("x.png", ("alice", "c"))]) is None
-
-
-def test_agreement_counts_only_reviewers_who_overlap():
-    # carol reviewed an example nobody else did: alice and bob are the only pair to agree or not.
-    examples = [_voted(f"{i}.png", ("alice", a), ("bob", b)) for i, (a, b) in enumerate(zip("ccii", "ciii", strict=True))]
-    found = agreement(examples + [_voted("solo.png", ("carol", "i"))])
-    assert (found.method, found.kappa, found.reviewers) == ("Cohen", 0.5, ["alice", "bob"])
 
 
 def test_agreement_in_summary_line_and_results_json(project, pytester):
@@ -452,25 +413,3 @@ def test_queue_never_overwrites_a_reviewers_file(project, pytester):
         first.unlink()
 
 
-def test_queue_stub_keeps_any_text_safe():
-    """Image names and labels come from the file system and YAML: whatever they hold, the stub parses back."""
-    odd = ['it\'s "odd" #1: {a}', "line\nbreak", "del\x7fc1\x80", "nel\x85ls\u2028ps\u2029", "bom\ufeff",
-           "surrogate\udcff", "emoji 🚦 ünï", "- dash", "null", "@at", "tab\tx"]
-    entries = [{"suite": "s", "image": name + ".png", "category": "c", "label": name, "predicted": name,
-                "confidence": 0.5, "sha256": "ab" * 32, "severity": "high", "reason": "why"} for name in odd]
-    text = render_queue("suite\u2028examples: []\n#", entries, TODAY)
-    text.encode("utf-8")   # writable as UTF-8, even with a surrogate-escaped file name
-    doc = yaml.safe_load(text)
-    assert set(doc) == {"reviewer", "date", "examples"}
-    assert [(e["image"], e["label"], e["predicted"]) for e in doc["examples"]] == [
-        (n + ".png", n, n) for n in odd]
-
-
-def test_queue_reason_never_rounds_up_to_the_threshold():
-    """0.5961 below confidence_below 0.6 reads "0.596 < 0.6", not the false "0.60 < 0.6"."""
-    from pytest_edgecases.review_queue import _below
-
-    assert _below(0.5961, 0.6) == "0.596"
-    assert _below(0.5835, 0.6) == "0.58"
-    assert _below(0.95, 0.96) == "0.95"
-    assert float(_below(0.5999999, 0.6)) < 0.6

@@ -1,28 +1,20 @@
-"""Thresholds and their defaults, judged end to end; example statuses judged directly (verdicts.py).
+"""Thresholds and their defaults, judged end to end. (Example statuses judged from records:
+tests/unit/test_verdicts.py.)
 
 The tiny project's model (bias 1.0) gets every clean image right and exactly the six dark red
 images of data/dark/ wrong, so each category's figures are known in advance.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.project import suite_yaml
 
-from pytest_edgecases.annotations import Annotation, Review, Waiver
-from pytest_edgecases.records import Prediction
-from pytest_edgecases.suite import Category, Example, Preprocess, Suite, Thresholds
-from pytest_edgecases.verdicts import Scored, example_result, judge, unjudged
-
-HEAD = """
-suite: colours
-labels: [red, blue]
-model: {factory: "tinymodel:build", args: {bias: 1.0}}
-preprocess: {resize: [8, 8]}
-"""
+#: The colour suite's settings (the tiny model with bias 1.0), without defaults or categories.
+HEAD = suite_yaml(defaults=None, categories="")
 
 
 def run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, dict]]:
@@ -203,102 +195,4 @@ categories:
 
 # -- verdicts.example_result and judge, directly ------------------------------------------------
 
-LABELS = ("red", "blue")
-TODAY = dt.date(2026, 11, 20)
-
-
-def category(severity: str = "medium", **thresholds) -> Category:
-    return Category(name="cat", examples=(), thresholds=Thresholds(**thresholds), severity=severity)
-
-
-def scored(label: str = "red", predicted: int | None = 0, confidence: float = 0.9, severity: str | None = None,
-           sha: str = "abc", error: str | None = None) -> Scored:
-    top = () if predicted is None else ((predicted, confidence), (1 - predicted, 1 - confidence))
-    ex = Example(path="img.png", file=Path("/project/img.png"), label=label, severity=severity)
-    return Scored(ex, Prediction(top=top, error=error), sha)
-
-
-def review(**fields) -> Review:
-    entry = dict(reviewer="alice", file="reviews/a.yaml", line=3, image="img.png", category="cat")
-    entry.update(fields)
-    return Review((Annotation(**entry),))
-
-
-def status(item: Scored, rev: Review | None = None, cat: Category | None = None) -> str:
-    return example_result(cat or category(), item, LABELS, rev, TODAY).status
-
-
-def test_statuses_without_reviews():
-    assert status(scored(predicted=0)) == "correct"
-    assert status(scored(predicted=1)) == "failure"
-    assert status(scored(predicted=None, error="corrupt or truncated image")) == "error"
-
-
-def test_statuses_with_reviews():
-    assert status(scored(predicted=0), review(verdict="correct")) == "correct"
-    assert status(scored(predicted=1), review(verdict="correct")) == "regression"
-    assert status(scored(predicted=0), review(verdict="incorrect")) == "fixed"
-    assert status(scored(predicted=1), review(verdict="incorrect")) == "known_failure"
-    assert status(scored(predicted=1), review(verdict="ambiguous")) == "ambiguous"
-    assert status(scored(predicted=0), review(verdict="ambiguous")) == "ambiguous"
-
-
-def test_waivers():
-    future, past = Waiver("retrain", TODAY + dt.timedelta(days=1)), Waiver("retrain", TODAY - dt.timedelta(days=1))
-    assert status(scored(predicted=1), review(verdict="incorrect", waiver=future)) == "waived"
-    assert status(scored(predicted=1), review(verdict="incorrect", waiver=Waiver("r", TODAY))) == "waived"
-    assert status(scored(predicted=1), review(verdict="incorrect", waiver=past)) == "waiver_expired"
-    # A waiver does not excuse a regression.
-    assert status(scored(predicted=1), review(verdict="correct", waiver=future)) == "regression"
-    waived = example_result(category(), scored(predicted=1), LABELS, review(waiver=future), TODAY)
-    assert waived.status == "waived" and not waived.counted
-
-
-def test_reviewed_label_and_accepted_answers():
-    assert status(scored(label="red", predicted=1), review(label="blue")) == "correct"
-    assert status(scored(label="red", predicted=1), review(accept=("blue",))) == "correct"
-
-
-def test_a_stale_review_no_longer_applies():
-    result = example_result(category(), scored(predicted=1, sha="new"), LABELS,
-                            review(verdict="ambiguous", sha256="old"), TODAY)
-    assert result.stale and result.status == "failure" and result.counted
-
-
-def test_severity_precedence_in_example_result():
-    cat = category(severity="low")
-    assert example_result(cat, scored(predicted=1), LABELS, None, TODAY).severity == "low"
-    assert example_result(cat, scored(predicted=1, severity="medium"), LABELS, None, TODAY).severity == "medium"
-    assert example_result(cat, scored(predicted=1, severity="medium"), LABELS, review(severity="high"),
-                          TODAY).severity == "high"
-
-
-def test_judge_leaves_ambiguous_examples_out_of_accuracy_and_counts():
-    suite = Suite(name="s", path=Path("/project/s.yaml"), root=Path("/project"), labels=LABELS, model=None,
-                  preprocess=Preprocess(), categories=())
-    cat = category(min_accuracy=1.0, max_failures=(("medium", 0),))
-    items = [scored(predicted=0), scored(predicted=1)]
-    plain = judge(suite, cat, items, {}, today=TODAY)
-    assert (plain.n_scored, plain.n_correct, plain.passed) == (2, 1, False)
-    assert plain.failures_by_severity["medium"] == 1
-    reviews = {("cat", "img.png"): review(verdict="ambiguous")}
-    # Both examples share a path here, so the review applies to both: nothing is left to score.
-    judged = judge(suite, cat, items, reviews, today=TODAY)
-    assert (judged.n_scored, judged.accuracy, judged.passed) == (0, None, False)
-    assert [c.name for c in judged.checks if not c.passed] == ["min_examples"]
-
-
-def test_an_unjudged_category_names_itself_as_a_judged_one_does():
-    """NOT JUDGED rows carry the same identity and thresholds (review_confidence_below included) as
-    judged rows, so the results file has one shape."""
-    suite = Suite(name="s", path=Path("/project/s.yaml"), root=Path("/project"), labels=LABELS, model=None,
-                  preprocess=Preprocess(), categories=(), review_confidence_below=0.6)
-    cat = category(min_accuracy=0.9)
-    judged = judge(suite, cat, [scored(predicted=0)], {}, today=TODAY).to_dict()
-    failed = unjudged(suite, cat, 3, "the model did not load").to_dict()
-    same = ("suite", "suite_file", "category", "base", "level", "description", "group_by", "labels", "thresholds")
-    assert {k: failed[k] for k in same} == {k: judged[k] for k in same}
-    assert "review_confidence_below" in failed["thresholds"]
-    assert (failed["passed"], failed["error"], failed["index"], failed["examples"]) == (
-        False, "the model did not load", 3, [])
 

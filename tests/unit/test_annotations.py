@@ -1,7 +1,8 @@
 """Reviewer annotation files: how they are found, read, consolidated, and rejected when wrong.
 
-Parsing is pure (no model, no inference), so most of this is plain unit tests against
-load_suite + load_annotations; a pytester run shows the same errors the way a user sees them.
+Parsing is pure (no model, no inference): these are unit tests against load_suite + load_annotations
+(pytester's folder holds the project). A run showing such an error the way a user sees it:
+tests/integration/test_errors.py.
 """
 from __future__ import annotations
 
@@ -11,24 +12,14 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from support.project import suite_yaml
 
 from pytest_edgecases.annotations import Review, load_annotations
 from pytest_edgecases.errors import EdgecasesError
 from pytest_edgecases.suite import load_suite
 
-SUITE = """
-suite: colours
-labels: [red, blue]
-model: {factory: "tinymodel:build", args: {bias: 1.0}}
-defaults: {min_accuracy: 0.9}
-annotations: ANNOTATIONS
-categories:
-  - name: clean
-    images: data/clean/
-  - name: dark
-    images: data/dark/
-    severity: high
-"""
+#: The colour suite reading its annotations from ANNOTATIONS (replaced by each test).
+SUITE = suite_yaml(preprocess=None, extra="annotations: ANNOTATIONS")
 SHA = "ab" * 32
 
 
@@ -294,22 +285,6 @@ def test_image_in_several_categories_needs_category(project, pytester):
         project(suite=suite)
     assert str(info.value).startswith("reviews/alice.yaml:4: image 'data/clean/red/001.png' is in several "
                                       "categories (clean, clean_again); add category: to say which")
-
-
-def test_bad_annotation_stops_collection_with_a_readable_error(tiny_project, pytester):
-    """What the user sees: file, line and the fix, not a traceback; the model is never loaded."""
-    tiny_project(SUITE.replace("ANNOTATIONS", "reviews/"))
-    write(pytester.path, "reviews/alice.yaml", """
-        reviewer: alice
-        examples:
-          - image: data/dark/red/003.png
-            severity: hihg
-    """)
-    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*reviews/alice.yaml:4: severity 'hihg' is not one of low, medium, high "
-                                 "(did you mean 'high'?)*"])
-    assert "Traceback" not in result.stdout.str() and "inferred" not in result.stdout.str()
 
 
 HOSTILE = 'Looks <script>alert("x")</script> & \'quoted\'\nsecond line: {not: yaml}\tTab # not a comment — ünïcödé 🚦\u2028\x85end'

@@ -4,7 +4,7 @@ Every suite and annotation the project shows (the example suite, its reviews, th
 README.md and docs/) must validate against the schema *and* load with the plugin's parser; every
 document in the table of bad ones must be refused by both. The key sets in the schemas must equal
 the key tuples in suite.py and annotations.py, and the schema's `transform:` grammar is generated
-from the transforms registry (`python tests/test_schema.py` regenerates it), so they cannot drift apart.
+from the transforms registry (`python tests/unit/test_schema.py` regenerates it), so they cannot drift apart.
 
 Schema side, documents are read as an editor's YAML 1.2 language server reads them: dates stay
 strings (PyYAML would turn `2026-11-20` into a date, which is not a JSON type). Each document is
@@ -32,7 +32,7 @@ from pytest_edgecases.annotations import load_annotations
 from pytest_edgecases.errors import EdgecasesError
 from pytest_edgecases.suite import load_suite
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = Path(pytest_edgecases.__file__).parent / "schema"
 SUITE_SCHEMA = json.loads((SCHEMA_DIR / "suite.schema.json").read_text(encoding="utf-8"))
 ANNOTATION_SCHEMA = json.loads((SCHEMA_DIR / "annotation.schema.json").read_text(encoding="utf-8"))
@@ -725,14 +725,14 @@ def test_schema_files_are_canonically_formatted() -> None:
     """Hand edits and regeneration give the same bytes, so a diff shows only real changes."""
     for name in ("suite.schema.json", "annotation.schema.json"):
         text = (SCHEMA_DIR / name).read_text(encoding="utf-8")
-        assert text == format_json(json.loads(text)), f"reformat {name}: python tests/test_schema.py"
+        assert text == format_json(json.loads(text)), f"reformat {name}: python tests/unit/test_schema.py"
 
 
 def test_transform_schema_matches_the_registry() -> None:
     """The schema's transform ops and parameters are exactly those of pytest_edgecases.transforms.OPS."""
     expected = build_transform_defs()
     actual = {key: SUITE_SCHEMA["$defs"].get(key) for key in expected}
-    assert actual == expected, "out of date: regenerate with `python tests/test_schema.py`"
+    assert actual == expected, "out of date: regenerate with `python tests/unit/test_schema.py`"
     assert SUITE_SCHEMA["$defs"]["category"]["properties"]["transform"] == {"$ref": "#/$defs/transform"}
 
 

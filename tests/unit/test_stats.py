@@ -23,7 +23,7 @@ from pytest_edgecases.stats import (
     wilson_interval,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------

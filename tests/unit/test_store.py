@@ -1,11 +1,12 @@
-"""The prediction cache: round trip, never trusting bad entries, surviving a corrupt file."""
+"""inference/store.py, the prediction cache: round trip, never trusting bad entries, surviving a corrupt file,
+use stamps and pruning. The cache in whole runs: tests/integration/test_cache.py."""
 from __future__ import annotations
 
 import json
 import sqlite3
 
 import pytest
-from conftest import inferred_line
+from support.store import stamps
 
 from pytest_edgecases.inference.store import PredictionCache, checksum
 from pytest_edgecases.records import Prediction
@@ -107,11 +108,6 @@ def test_another_schema_version_is_emptied(tmp_path):
     assert PredictionCache(path).get_many(["k"]) == {}
 
 
-def _stamps(path, table="predictions", column="key"):
-    with sqlite3.connect(path) as db:
-        return dict(db.execute(f"SELECT {column}, used FROM {table}"))
-
-
 def test_reads_stamp_the_day_and_a_same_day_rerun_writes_nothing(tmp_path):
     path = tmp_path / "p.sqlite"
     first = PredictionCache(path, day=100)
@@ -126,17 +122,17 @@ def test_reads_stamp_the_day_and_a_same_day_rerun_writes_nothing(tmp_path):
     assert later.get_model("recipe") == "f" * 64
     assert later.get_blob("thumb") == "data:..."
     later.close()
-    assert _stamps(path) == {"a": 120, "b": 100}
-    assert _stamps(path, "files", "path") == {"img.png": 120}
-    assert _stamps(path, "models", "recipe") == {"recipe": 120}
-    assert _stamps(path, "blobs") == {"thumb": 120}
+    assert stamps(path) == {"a": 120, "b": 100}
+    assert stamps(path, "files", "path") == {"img.png": 120}
+    assert stamps(path, "models", "recipe") == {"recipe": 120}
+    assert stamps(path, "blobs") == {"thumb": 120}
     again = PredictionCache(path, day=120)
     before = again._db.total_changes
     assert again.get_many(["a", "b"]) == {"a": GOOD, "b": GOOD}   # b is stamped, a is not rewritten
     assert again._db.total_changes - before == 1
     assert again.get_many(["a", "b"]) and again.get_model("recipe") and again.get_blob("thumb")
     again.close()
-    assert _stamps(path) == {"a": 120, "b": 120}
+    assert stamps(path) == {"a": 120, "b": 120}
 
 
 def test_a_stamp_that_cannot_be_written_does_not_cost_the_cache(tmp_path):
@@ -149,7 +145,7 @@ def test_a_stamp_that_cannot_be_written_does_not_cost_the_cache(tmp_path):
     assert cache.get_many(["a"]) == {"a": GOOD}
     assert cache.disabled_reason is None and cache.get_many(["a"]) == {"a": GOOD}
     cache.close()
-    assert _stamps(path) == {"a": 1}
+    assert stamps(path) == {"a": 1}
 
 
 def test_prune_drops_what_no_run_used_for_longer_than_the_limit(tmp_path):
@@ -168,7 +164,7 @@ def test_prune_drops_what_no_run_used_for_longer_than_the_limit(tmp_path):
     assert cache.get_many(["old", "edge", "new"]) == {"old": GOOD, "new": GOOD}
     assert cache.get_model("recipe-edge") is None and cache.get_model("recipe-new") == "f" * 64
     assert cache.get_blob("thumb-edge") is None and cache.get_blob("thumb-new") == "x"
-    assert set(_stamps(path, "files", "path")) == {"new.png"}
+    assert set(stamps(path, "files", "path")) == {"new.png"}
     cache.close()
 
 
@@ -178,7 +174,7 @@ def test_prune_runs_once_a_day_and_zero_days_keeps_everything(tmp_path):
     cache.put_many({"a": GOOD})
     cache.close()
     assert PredictionCache(path, day=100).prune(0) == 0
-    assert _stamps(path) == {"a": 10}
+    assert stamps(path) == {"a": 10}
     assert PredictionCache(path, day=100).prune(30) == 1
     cache = PredictionCache(path, day=10)   # a row as old again, the same day as the last prune:
     cache.put_many({"b": GOOD})
@@ -197,7 +193,7 @@ def test_a_prune_that_cannot_write_is_left_to_a_later_run(tmp_path):
     blocked._db.execute("PRAGMA query_only=1")
     assert blocked.prune(30) == 0 and blocked.disabled_reason is None
     blocked.close()
-    assert _stamps(path) == {"a": 10}
+    assert stamps(path) == {"a": 10}
     assert PredictionCache(path, day=100).prune(30) == 1   # the same day: the failed try recorded nothing
 
 
@@ -218,52 +214,9 @@ def test_prune_gives_the_space_back_when_most_of_the_file_is_dropped(tmp_path):
     assert PredictionCache(path, day=100).get_many(["kept", "k1"]) == {"kept": GOOD}
 
 
-def test_a_cache_unused_for_weeks_keeps_what_the_run_used(tiny_project, pytester):
-    tiny_project()
-    args = ("--edgecases", "--edgecases-cache-dir=preds")
-    pytester.runpytest(*args).assert_outcomes(passed=1, failed=1)
-    with sqlite3.connect(pytester.path / "preds/predictions.sqlite") as db:   # as if last run 40 days ago
-        for table in ("predictions", "files", "models", "blobs"):
-            db.execute(f"UPDATE {table} SET used = used - 40")
-        db.execute("DELETE FROM meta WHERE name='pruned'")
-    only_clean = pytester.runpytest(*args, "-k", "clean")
-    only_clean.assert_outcomes(passed=1)
-    only_clean.stdout.fnmatch_lines(["edgecases: colours: 12 images, 0 inferred, 12 from cache*",
-                                     "edgecases: dropped * cache entries no run had used for over 30 days*"])
-    both = pytester.runpytest(*args)
-    both.stdout.fnmatch_lines(["edgecases: colours: 24 images, 12 inferred, 12 from cache*"])
-    assert "dropped" not in both.stdout.str()
-
-
-def test_under_xdist_the_controller_prunes_after_the_workers_are_done(tiny_project, pytester):
-    tiny_project()
-    args = ("--edgecases", "--edgecases-cache-dir=preds")
-    pytester.runpytest(*args).assert_outcomes(passed=1, failed=1)
-    path = pytester.path / "preds/predictions.sqlite"
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE predictions SET used = used - 40")
-        db.execute("INSERT INTO predictions SELECT 'unused', value, checksum, used FROM predictions LIMIT 1")
-        db.execute("DELETE FROM meta WHERE name='pruned'")
-    result = pytester.runpytest_subprocess(*args, "-n", "2")
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["edgecases: dropped 1 cache entries no run had used for over 30 days*"])
-    assert "unused" not in _stamps(path)
-    rerun = pytester.runpytest(*args)
-    assert inferred_line(rerun) == (24, 0, 24)
-
-
 def test_prediction_json_round_trip():
     assert Prediction.from_json(json.loads(json.dumps(GOOD.to_json()))) == GOOD
     assert (GOOD.index, GOOD.confidence, GOOD.margin) == (1, 0.75, 0.5)
     assert Prediction(error="x").index is None
 
 
-def test_a_corrupt_cache_does_not_break_a_run(tiny_project, pytester):
-    tiny_project()
-    (pytester.path / "preds").mkdir()
-    (pytester.path / "preds/predictions.sqlite").write_bytes(b"\x00garbage" * 100)
-    result = pytester.runpytest("--edgecases", "--edgecases-cache-dir=preds")
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["edgecases: colours: 24 images, 24 inferred, 0 from cache*"])
-    rerun = pytester.runpytest("--edgecases", "--edgecases-cache-dir=preds")
-    rerun.stdout.fnmatch_lines(["edgecases: colours: 24 images, 0 inferred, 24 from cache*"])

@@ -17,7 +17,7 @@ from PIL import Image
 from pytest_edgecases import transforms as T
 from pytest_edgecases.transforms import OPS, Level, Op, TransformError, apply, expand, seed_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAGENTA = (255, 0, 255)  # a fill colour absent from the test images
 
 
