@@ -9,7 +9,6 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import textwrap
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,12 +19,7 @@ import pandas  # noqa: F401
 import pytest
 import torchvision  # noqa: F401
 import yaml
-from support.project import colour_categories, suite_yaml
-
-from pytest_edgecases.annotations import load_annotations
-from pytest_edgecases.records import Prediction
-from pytest_edgecases.suite import load_suite
-from pytest_edgecases.verdicts import Scored, judge
+from support.project import colour_categories, suite_yaml, write_dedented
 
 TODAY = dt.date.today()
 FUTURE = TODAY + dt.timedelta(days=30)
@@ -42,13 +36,6 @@ HOSTILE2 = 'bob: "no" </td><img src=x onerror=alert(1)>\n- image: data/dark/red/
 def dq(text: str) -> str:
     """A one-line YAML double-quoted scalar, as a careful tool would write free text."""
     return yaml.safe_dump(text, default_style='"', allow_unicode=True, width=10**6).strip()
-
-
-def write(root: Path, rel: str, text: str) -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return path
 
 
 def sha(root: Path, rel: str) -> str:
@@ -86,7 +73,7 @@ def project(tiny_project: Callable[..., Path], pytester: pytest.Pytester) -> Cal
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_each_review_status_in_message_and_results_file(project, pytester, fmt):
     root = project()
-    write(root, "reviews/alice.yaml", f"""
+    write_dedented(root, "reviews/alice.yaml", f"""
         reviewer: alice
         date: 2026-11-20
         examples:
@@ -157,79 +144,21 @@ def test_each_review_status_in_message_and_results_file(project, pytester, fmt):
     assert "Traceback" not in text
 
 
-def _judge(pytester: pytest.Pytester, tiny_project, reviews: str, extra: str = "", today: dt.date = TODAY,
-           category: str = "dark"):
-    """Judge one category from stand-in predictions (everything predicted blue, confidence 0.9)."""
-    (pytester.path / "reviews").mkdir(exist_ok=True)
-    write(pytester.path, "reviews/alice.yaml", "reviewer: alice\nexamples:\n" + textwrap.dedent(reviews))
-    suite = load_suite(tiny_project(SUITE.replace("EXTRA", "").replace("severity: high\n", "severity: high\n" + extra)),
-                       pytester.path)
-    cat = suite.category(category)
-    blue = Prediction(top=((1, 0.9), (0, 0.1)))
-    scored = [Scored(ex, blue, hashlib.sha256(ex.file.read_bytes()).hexdigest()) for ex in cat.examples]
-    return judge(suite, cat, scored, load_annotations(suite), today=today)
-
-
-def _status(result, path: str) -> tuple[str, bool]:
-    (e,) = [e for e in result.examples if e.path == path]
-    return e.status, e.counted
-
-
-def test_waiver_holds_through_its_until_day(pytester, tiny_project):
-    reviews = (f"  - {{image: data/dark/red/000.png, verdict: incorrect, waiver: {{reason: r, until: {TODAY}}}}}\n"
-               f"  - {{image: data/dark/red/001.png, waiver: {{reason: no verdict needed, until: {TODAY}}}}}\n")
-    on_time = _judge(pytester, tiny_project, reviews, today=TODAY)
-    assert _status(on_time, "data/dark/red/000.png") == _status(on_time, "data/dark/red/001.png") == ("waived", False)
-    late = _judge(pytester, tiny_project, reviews, today=TODAY + dt.timedelta(days=1))
-    assert _status(late, "data/dark/red/000.png") == _status(late, "data/dark/red/001.png") == ("waiver_expired", True)
-    (e,) = [e for e in late.examples if e.path == "data/dark/red/000.png"]
-    assert e.waiver == {"reason": "r", "until": TODAY.isoformat(), "active": "False"}
-
-
-def test_max_regressions_explicit_value_overrides_the_default(pytester, tiny_project):
-    reviews = "  - {image: data/dark/red/000.png, verdict: correct}\n  - {image: data/dark/red/001.png, verdict: correct}\n"
-    default = {c.name: c for c in _judge(pytester, tiny_project, reviews).checks}["max_regressions"]
-    assert (default.measured, default.limit, default.passed) == ("2", "<= 0", False)
-    allowed = {c.name: c for c in _judge(pytester, tiny_project, reviews, "    max_regressions: 2\n").checks}
-    assert allowed["max_regressions"].passed and allowed["max_regressions"].limit == "<= 2"
-    one = {c.name: c for c in _judge(pytester, tiny_project, reviews, "    max_regressions: 1\n").checks}
-    assert not one["max_regressions"].passed
-
-
-def test_review_explains_a_failure_it_does_not_excuse_it(pytester, tiny_project):
-    # Every failure is reviewed as a known failure: accuracy and max_failures still see all of them.
-    reviews = "".join(f"  - {{image: data/dark/red/00{i}.png, verdict: incorrect, severity: high}}\n"
-                      for i in range(6))
-    result = _judge(pytester, tiny_project, reviews)
-    assert {e.status for e in result.examples if e.label == "red"} == {"known_failure"}
-    assert (result.accuracy, result.failures_by_severity["high"]) == (0.5, 6)
-    failed = {c.name for c in result.checks if not c.passed}
-    assert failed == {"min_accuracy", "max_failures[high]"} and not result.passed
-
-
-def test_no_max_regressions_check_without_annotation_files(pytester, tiny_project):
-    (pytester.path / "reviews").mkdir()
-    suite = load_suite(tiny_project(SUITE.replace("EXTRA", "")), pytester.path)   # reviews/ is empty
-    cat = suite.category("clean")
-    scored = [Scored(ex, Prediction(top=((0, 0.9),)), "") for ex in cat.examples]
-    assert "max_regressions" not in {c.name for c in judge(suite, cat, scored, {}).checks}
-
-
 # -- several reviewers ---------------------------------------------------------------------------
 
 
 def test_agreement_in_summary_line_and_results_json(project, pytester):
     root = project()
     for who, verdicts in {"alice": "ccii", "bob": "ciii"}.items():
-        write(root, f"reviews/{who}.yaml", f"reviewer: {who}\nexamples:\n" + "".join(
+        write_dedented(root, f"reviews/{who}.yaml", f"reviewer: {who}\nexamples:\n" + "".join(
             f"  - {{image: data/clean/blue/00{i}.png, verdict: {dict(c='correct', i='incorrect')[v]}}}\n"
             for i, v in enumerate(verdicts)))
     # A second suite in the same project, reviewed by three people: Fleiss' kappa.
     (root / "night").mkdir()
-    write(root, "night.edgecases.yaml", SUITE.replace("suite: colours", "suite: night")
+    write_dedented(root, "night.edgecases.yaml", SUITE.replace("suite: colours", "suite: night")
           .replace("annotations: reviews/", "annotations: night/").replace("EXTRA", ""))
     for who, verdicts in {"alice": "ccic", "bob": "ccii", "carol": "ciia"}.items():
-        write(root, f"night/{who}.yaml", f"reviewer: {who}\nexamples:\n" + "".join(
+        write_dedented(root, f"night/{who}.yaml", f"reviewer: {who}\nexamples:\n" + "".join(
             f"  - {{image: data/dark/blue/00{i}.png, verdict: "
             f"{dict(c='correct', i='incorrect', a='ambiguous')[v]}}}\n" for i, v in enumerate(verdicts)))
     result = run(pytester, "--edgecases-results=r.json")
@@ -258,7 +187,7 @@ def test_agreement_in_summary_line_and_results_json(project, pytester):
 
 
 def _queue_order_project(root: Path) -> None:
-    write(root, "reviews/alice.yaml", f"""
+    write_dedented(root, "reviews/alice.yaml", f"""
         reviewer: alice
         examples:
           - {{image: data/dark/red/000.png, verdict: correct}}
@@ -269,7 +198,7 @@ def _queue_order_project(root: Path) -> None:
           - {{image: data/dark/blue/002.png, verdict: correct, sha256: "{"1" * 64}"}}
           - {{image: data/dark/blue/001.png, verdict: correct}}
     """)
-    write(root, "reviews/bob.yaml", """
+    write_dedented(root, "reviews/bob.yaml", """
         reviewer: bob
         examples:
           - {image: data/dark/blue/001.png, verdict: incorrect}
@@ -329,7 +258,7 @@ def _fill(text: str, reviewer: str, answers: dict[str, dict[str, str]]) -> str:
 
 def test_round_trip_a_filled_queue_takes_effect_with_no_other_edit(project, pytester):
     root = project()
-    write(root, "reviews/alice.yaml", f"""
+    write_dedented(root, "reviews/alice.yaml", f"""
         reviewer: alice
         examples:
           - {{image: data/dark/red/000.png, verdict: correct, comment: {dq(HOSTILE)}}}
@@ -386,7 +315,7 @@ def test_queue_never_overwrites_a_reviewers_file(project, pytester):
     run(pytester, "--edgecases-review-queue=queue.yaml")
     assert len(yaml.safe_load(queue.read_text())["examples"]) == 6
     # An untouched queue of ours is simply replaced by the next run's.
-    write(root, "edgecases.yaml", SUITE.replace("EXTRA", "review: {confidence_below: 0.96}"))
+    write_dedented(root, "edgecases.yaml", SUITE.replace("EXTRA", "review: {confidence_below: 0.96}"))
     run(pytester, "--edgecases-review-queue=queue.yaml")
     assert len(yaml.safe_load(queue.read_text())["examples"]) == 12 and not (root / "queue.1.yaml").exists()
 

@@ -8,6 +8,7 @@ numbers pass its parts explicitly and say which lines they are.
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,15 @@ class SuiteProject:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.symlink_to(target)
         return path
+
+
+def write_dedented(root: Path, rel: str, text: str) -> Path:
+    """Write a file below root, creating folders: ``text`` as tests write it inline (indented, after a line
+    break), dedented."""
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
 
 
 def write_images(root: Path, folder: str, counts: dict[str, int], brightness: float = 1.0,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from support.project import suite_yaml
+from support.project import suite_yaml, write_dedented
 
 from pytest_edgecases.annotations import Review, load_annotations
 from pytest_edgecases.errors import EdgecasesError
@@ -21,14 +21,6 @@ from pytest_edgecases.suite import load_suite
 #: The colour suite reading its annotations from ANNOTATIONS (replaced by each test).
 SUITE = suite_yaml(preprocess=None, extra="annotations: ANNOTATIONS")
 SHA = "ab" * 32
-
-
-def write(root: Path, rel: str, text: str) -> Path:
-    """Write a (dedented) file below root, creating folders."""
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -48,23 +40,23 @@ def project(tiny_project: Callable[..., Path], pytester: pytest.Pytester) -> Cal
 
 @pytest.mark.parametrize("annotations", ["reviews/", "[reviews/alice.yaml, other/bob.yml]", "reviews/alice.yaml"])
 def test_annotations_may_be_a_folder_a_list_or_a_file(project, pytester, annotations):
-    write(pytester.path, "reviews/alice.yaml", """
+    write_dedented(pytester.path, "reviews/alice.yaml", """
         reviewer: alice
         examples:
           - {image: data/dark/red/000.png, verdict: incorrect}
     """)
-    write(pytester.path, "other/bob.yml", """
+    write_dedented(pytester.path, "other/bob.yml", """
         reviewer: bob
         examples:
           - {image: data/dark/red/001.png, verdict: correct}
     """)
     # A folder is read recursively, .yaml and .yml; other files are not annotations.
-    write(pytester.path, "reviews/round2/carol.yml", """
+    write_dedented(pytester.path, "reviews/round2/carol.yml", """
         reviewer: carol
         examples:
           - {image: data/clean/red/000.png, verdict: correct}
     """)
-    write(pytester.path, "reviews/README.md", "not yaml: [")
+    write_dedented(pytester.path, "reviews/README.md", "not yaml: [")
     reviews = project(annotations)
     found = {key: review.reviewers for key, review in reviews.items()}
     expected = {
@@ -77,7 +69,7 @@ def test_annotations_may_be_a_folder_a_list_or_a_file(project, pytester, annotat
 
 
 def test_every_entry_field_is_read(project, pytester):
-    write(pytester.path, "reviews/alice.yaml", f"""
+    write_dedented(pytester.path, "reviews/alice.yaml", f"""
         reviewer: alice
         date: 2026-11-20
         examples:
@@ -114,10 +106,10 @@ def test_numeric_labels_can_be_written_bare(project, pytester, tiny_project):
     # labels: [0, 1] are the strings "0" and "1"; a reviewer writing `label: 1` means the same label.
     for name in ("0", "1"):
         for i in range(2):
-            write(pytester.path, f"data/digits/{name}/{i}.png", "")
+            write_dedented(pytester.path, f"data/digits/{name}/{i}.png", "")
     suite = SUITE.replace("labels: [red, blue]", "labels: [0, 1, red, blue]")
     suite = suite.replace("  - name: dark", "  - name: digits\n    images: data/digits/\n  - name: dark")
-    write(pytester.path, "reviews/alice.yaml", """
+    write_dedented(pytester.path, "reviews/alice.yaml", """
         reviewer: alice
         examples:
           - {image: data/digits/0/0.png, label: 1, accept: [0], predicted: 1, verdict: incorrect}
@@ -127,7 +119,7 @@ def test_numeric_labels_can_be_written_bare(project, pytester, tiny_project):
 
 
 def test_a_queue_stub_left_blank_is_no_review(project, pytester):
-    write(pytester.path, "reviews/alice.yaml", f"""
+    write_dedented(pytester.path, "reviews/alice.yaml", f"""
         reviewer: alice
         examples:
           - image: "data/dark/red/000.png"      # skipped: only what the queue filled in
@@ -150,7 +142,7 @@ def test_a_queue_stub_left_blank_is_no_review(project, pytester):
 
 def _reviews_of(project, pytester, files: dict[str, str]) -> dict[tuple[str, str], Review]:
     for name, examples in files.items():
-        write(pytester.path, f"reviews/{name}.yaml", f"reviewer: {name}\nexamples:\n" + textwrap.dedent(examples))
+        write_dedented(pytester.path, f"reviews/{name}.yaml", f"reviewer: {name}\nexamples:\n" + textwrap.dedent(examples))
     return project()
 
 
@@ -247,7 +239,7 @@ BAD = {
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_entry_is_an_error_with_file_and_line(project, pytester, case):
     entries, line, fragments = BAD[case]
-    write(pytester.path, "reviews/alice.yaml", "reviewer: alice\ndate: 2026-11-20\nexamples:\n" + entries + "\n")
+    write_dedented(pytester.path, "reviews/alice.yaml", "reviewer: alice\ndate: 2026-11-20\nexamples:\n" + entries + "\n")
     with pytest.raises(EdgecasesError) as info:
         project()
     text = str(info.value)
@@ -267,7 +259,7 @@ def test_bad_entry_is_an_error_with_file_and_line(project, pytester, case):
 ], ids=["unknown file key", "date in words", "impossible date", "no reviewer", "not a mapping", "entry not a mapping",
         "broken yaml"])
 def test_bad_file_is_an_error_with_file_and_line(project, pytester, text, line, fragment):
-    write(pytester.path, "reviews/alice.yaml", text)
+    write_dedented(pytester.path, "reviews/alice.yaml", text)
     with pytest.raises(EdgecasesError) as info:
         project()
     assert str(info.value).startswith(f"reviews/alice.yaml:{line}: ") and fragment in str(info.value)
@@ -275,7 +267,7 @@ def test_bad_file_is_an_error_with_file_and_line(project, pytester, text, line, 
 
 def test_image_in_several_categories_needs_category(project, pytester):
     suite = SUITE.replace("  - name: dark", "  - name: clean_again\n    images: data/clean/\n  - name: dark")
-    write(pytester.path, "reviews/alice.yaml", """
+    write_dedented(pytester.path, "reviews/alice.yaml", """
         reviewer: alice
         examples:
           - {image: data/clean/red/000.png, category: clean_again, verdict: correct}
@@ -293,7 +285,7 @@ HOSTILE = 'Looks <script>alert("x")</script> & \'quoted\'\nsecond line: {not: ya
 def test_free_text_is_kept_exactly(project, pytester):
     import yaml
 
-    write(pytester.path, "reviews/alice.yaml",
+    write_dedented(pytester.path, "reviews/alice.yaml",
           "reviewer: alice\nexamples:\n  - image: data/dark/red/003.png\n    comment: "
           + yaml.safe_dump(HOSTILE, default_style='"', allow_unicode=True, width=10**6).strip()
           + "\n    waiver: {reason: " + yaml.safe_dump('"it\'s <fine>"', default_style='"').strip()
@@ -335,13 +327,13 @@ def test_a_reviewers_later_round_replaces_the_earlier_one(tiny_project, pytester
 @pytest.mark.parametrize("later", ["' 2027-01-05'", "'20270105'", "2027-01-05 08:00:00"])
 def test_review_rounds_sort_by_date_however_it_is_spelled(project, pytester, later):
     """A date with a space, in ISO basic form or as a timestamp is still later than 2026-12-31."""
-    write(pytester.path, "reviews/a-later.yaml", f"""
+    write_dedented(pytester.path, "reviews/a-later.yaml", f"""
         reviewer: alice
         date: {later}
         examples:
           - {{image: data/dark/red/000.png, verdict: incorrect}}
     """)
-    write(pytester.path, "reviews/b-earlier.yaml", """
+    write_dedented(pytester.path, "reviews/b-earlier.yaml", """
         reviewer: alice
         date: 2026-12-31
         examples:
@@ -354,7 +346,7 @@ def test_review_rounds_sort_by_date_however_it_is_spelled(project, pytester, lat
 @pytest.mark.parametrize("value", ["7", "'  '", "[alice]"])
 def test_an_entrys_reviewer_must_be_a_name(project, pytester, value):
     """As the schema says: a name, or absent (then the file's reviewer); the error names the line."""
-    write(pytester.path, "reviews/alice.yaml", f"""
+    write_dedented(pytester.path, "reviews/alice.yaml", f"""
         reviewer: alice
         examples:
           - image: data/dark/red/000.png
