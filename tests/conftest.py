@@ -1,12 +1,14 @@
 """Shared test fixtures: tiny projects (images + a model) built in pytester's tmp dir.
 
+The fixtures build through support/project.py (the one builder of suite projects; see
+tests/README.md for the map of the test folders).
+
 torch (and the other libraries the plugin imports lazily) are imported here, at the top:
 pytester's in-process runs evict modules imported during a run, and these cannot be imported
 twice in one process.
 """
 from __future__ import annotations
 
-import re
 import textwrap
 from pathlib import Path
 from typing import Callable, Iterator
@@ -38,54 +40,22 @@ except ImportError:
     pass
 from PIL import Image
 
+# The helpers live in support/, which every folder can import (tests/ is on sys.path). They are
+# re-exported for tests that import them from conftest; new tests import them from support, since
+# `conftest` names whichever conftest.py pytest imported last once a folder has one of its own.
+from support.project import (  # noqa: F401
+    COUNTING_MODEL,
+    TINY_MODEL,
+    SuiteProject,
+    colour_categories,
+    inferred_line,
+    suite_yaml,
+    write_images,
+)
+
+from pytest_edgecases.inference import models
+
 pytest_plugins = ["pytester"]
-
-#: A model that reads colour: the mean of channel 0 against channel 2 decides red vs blue.
-#: bias > 0 pushes dark images towards "blue", which makes dark red images fail on purpose.
-TINY_MODEL = '''
-import torch
-
-
-class Net(torch.nn.Module):
-    def __init__(self, bias=0.0):
-        super().__init__()
-        self.fc = torch.nn.Linear(3, 2)
-        with torch.no_grad():
-            self.fc.weight.copy_(torch.tensor([[4.0, 0.0, -4.0], [-4.0, 0.0, 4.0]]))
-            self.fc.bias.copy_(torch.tensor([-bias, bias]))
-
-    def forward(self, x):
-        return self.fc(x.mean(dim=(2, 3)))
-
-
-def build(bias=0.0):
-    return Net(bias)
-'''
-
-
-def inferred_line(result: pytest.RunResult) -> tuple[int, int, int]:
-    """(images, inferred, from cache) from the session's 'edgecases: colours: …' line."""
-    match = re.search(r"edgecases: colours: (\d+) images, (\d+) inferred, (\d+) from cache", result.stdout.str())
-    assert match, result.stdout.str()
-    return int(match[1]), int(match[2]), int(match[3])
-
-
-def write_images(root: Path, folder: str, counts: dict[str, int], brightness: float = 1.0,
-                 size: int = 16) -> list[Path]:
-    """ImageFolder tree of solid-colour PNGs: label 'red' is red, 'blue' is blue, scaled by brightness."""
-    colours = {"red": (220, 30, 30), "blue": (30, 30, 220)}
-    out = []
-    for label, n in counts.items():
-        d = root / folder / label
-        d.mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            base = colours.get(label, (128, 128, 128))
-            c = tuple(min(255, int(v * brightness) + (i * 3) % 11) for v in base)
-            p = d / f"{i:03d}.png"
-            Image.new("RGB", (size, size), c).save(p)
-            out.append(p)
-    return out
-
 
 @pytest.fixture
 def tiny_project(pytester: pytest.Pytester) -> Callable[..., Path]:
@@ -97,54 +67,13 @@ def tiny_project(pytester: pytest.Pytester) -> Callable[..., Path]:
 
     def make(yaml: str | None = None, *, clean: int = 6, dark: int = 6, filename: str = "edgecases.yaml",
              factory: str = "tinymodel:build") -> Path:
-        root = pytester.path
-        (root / "tinymodel.py").write_text(TINY_MODEL)
-        if clean:
-            write_images(root, "data/clean", {"red": clean, "blue": clean})
-        if dark:
-            write_images(root, "data/dark", {"red": dark, "blue": dark}, brightness=0.15)
+        project = SuiteProject(pytester.path).colours(clean=clean, dark=dark)
         if yaml is None:
-            yaml = """
-                suite: colours
-                labels: [red, blue]
-                model: {factory: "%s", args: {bias: 1.0}}
-                preprocess: {resize: [8, 8]}
-                defaults: {min_accuracy: 0.9}
-                categories:
-                  - name: clean
-                    description: Bright colours
-                    images: data/clean/
-                  - name: dark
-                    images: data/dark/
-                    severity: high
-            """ % factory
-        path = root / filename
-        path.write_text(textwrap.dedent(yaml).lstrip())
-        return path
+            yaml = suite_yaml(model=f'{{factory: "{factory}", args: {{bias: 1.0}}}}',
+                              categories=colour_categories(clean="description: Bright colours"))
+        return project.suite(textwrap.dedent(yaml).lstrip(), filename)
 
     return make
-
-
-#: The tiny model, appending each forward batch's size to forward.log next to it. Appends are
-#: atomic for such short lines, so xdist workers can share the log.
-COUNTING_MODEL = '''
-import os
-
-from tinymodel import Net
-
-LOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forward.log")
-
-
-class CountingNet(Net):
-    def forward(self, x):
-        with open(LOG, "a") as f:
-            f.write(f"{x.shape[0]}\\n")
-        return super().forward(x)
-
-
-def build(bias=0.0):
-    return CountingNet(bias)
-'''
 
 
 @pytest.fixture
@@ -190,3 +119,17 @@ def tiny_net(tmp_path: Path) -> Iterator[Callable[..., torch.nn.Module]]:
     spec.loader.exec_module(module)
     yield module.build
     sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every model models.load_model builds in this test, by its suite's model kind ("hook" for the hook's)."""
+    built: list[str] = []
+    real = models.load_model
+
+    def counting(suite, device, hook=None):
+        built.append(suite.model.kind if suite.model else "hook")
+        return real(suite, device, hook)
+
+    monkeypatch.setattr(models, "load_model", counting)
+    return built
