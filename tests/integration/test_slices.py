@@ -75,7 +75,7 @@ def test_bad_slice_options_are_usage_errors(camera_project, option, message):
 
 def test_the_showcase_finds_dashcam_b_in_low_light(tmp_path):
     """The example suite's low-light errors sit on one camera; slice discovery names it without being told."""
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     out = tmp_path / "out.json"
     subprocess.run([sys.executable, "-m", "pytest", "--edgecases", "example_suite/edgecases.yaml", "-k", "low_light",
                     "-p", "no:cacheprovider", "--edgecases-no-cache", "--edgecases-report=none",
