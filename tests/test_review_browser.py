@@ -208,6 +208,12 @@ def test_review_ten_examples_by_keyboard_download_and_apply(
     page.select_option("#rv-filter", "clean")
     assert counter(page).startswith("0 of 6 reviewed in clean")
     page.select_option("#rv-filter", "")
+    assert page.locator("#rv-path").inner_text() == "data/clean/red/000.png"   # the filter's first stays shown
+    page.select_option("#rv-filter", "dark")
+    key(page, "Escape")
+    for _ in range(9):
+        key(page, "j")
+    assert page.locator("#rv-path").inner_text() == shown[9] and counter(page) == "10 of 12 reviewed in dark (10 of 18 in all)"
 
     tab_to(page, "rv-download")
     with page.expect_download() as info:

@@ -1,6 +1,6 @@
 // Review mode: judge the review queue one example at a time, keep the work in localStorage (keyed
 // by the run), and download it as an annotation file. Every string shown comes from the report's
-// own JSON (the inert <template id="review-data">) and is written with textContent or as an option's text, never as HTML;
+// own JSON (the inert template #review-data) and is written with textContent or as an option's text, never as HTML;
 // images are only data: URIs (the page's CSP allows nothing else).
 (function () {
   "use strict";
@@ -258,8 +258,10 @@
     hint("This example's review is cleared.");
   });
   filterSelect.addEventListener("change", function () {
+    var shown = visible()[state.pos];
     state.filter = filterSelect.value;
-    state.pos = 0;
+    // Stay on the example shown if the new list has it (clearing the filter), else start at the top.
+    state.pos = Math.max(0, visible().indexOf(shown));
     persist();
     render();
   });
