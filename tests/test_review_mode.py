@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import html as html_module
 import io
 import json
@@ -173,3 +174,34 @@ def test_suite_says_where_annotation_files_go(tmp_path: Path) -> None:
     assert load_suite(suite, tmp_path).annotation_dirs == ("sub/reviews/",)
     suite.write_text("labels: [a, b]\ncategories:\n  - name: c\n    images: ../data/\n")
     assert load_suite(suite, tmp_path).annotation_dirs == ()
+
+
+def test_synthetic_examples_are_offered_as_annotations_address_them(pytester: pytest.Pytester) -> None:
+    """A `from:` + `transform:` level: its test name as category, the source image's path and sha256,
+    and the large image as the model saw it (transformed), as the queue file's stubs address them."""
+    root = pytester.path
+    (root / "tinymodel.py").write_text(TINY_MODEL)
+    write_images(root, "data/clean", {"red": 2, "blue": 2})
+    (root / "edgecases.yaml").write_text(textwrap.dedent("""
+        suite: colours
+        labels: [red, blue]
+        model: {factory: "tinymodel:build", args: {bias: 1.0}}
+        preprocess: {resize: [8, 8]}
+        defaults: {min_accuracy: 0.1}
+        categories:
+          - name: clean
+            images: data/clean/
+          - name: darker
+            from: clean
+            transform: {brightness: [0.2]}
+    """).lstrip())
+    pytester.runpytest("--edgecases", "-p", "no:cacheprovider").assert_outcomes(passed=2)
+    html = (root / "edgecases-report.html").read_text(encoding="utf-8")
+    items = json.loads(_template_text(html, "review-data"))["items"]
+    assert [(i["category"], i["image"]) for i in items] == [("darker[brightness=0.2]", f"data/clean/red/{n:03d}.png")
+                                                            for n in range(2)]
+    first = items[0]
+    assert first["sha256"] == hashlib.sha256((root / first["image"]).read_bytes()).hexdigest()
+    shown = Image.open(io.BytesIO(base64.b64decode(first["img"].split(",", 1)[1]))).convert("RGB")
+    original = Image.open(root / first["image"]).convert("RGB")
+    assert sum(shown.getpixel((0, 0))) < sum(original.getpixel((0, 0))) / 2   # darkened, as the model saw it
