@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from pytest_edgecases.records import CategoryResult, Check, ExampleResult
+from pytest_edgecases.records import CategoryResult, Check, ExampleResult, RunInfo
 from pytest_edgecases.report import ReportContext, render_report, write_report
+from pytest_edgecases.review_queue import queue_entries
 from pytest_edgecases.stats import wilson_interval
 
 LABELS = ["stop", "yield", "speed_limit", "no_entry", "give_way", "pedestrian", "cycle", "school", "parking",
@@ -86,7 +87,7 @@ def build(root: Path, n_examples: int, n_categories: int, n_failures: int, seed:
             ci_low=lo, ci_high=hi, failures_by_severity=by_sev, regressions=fail_per_cat // 4, fixed=0,
             checks=[Check("min_accuracy", f"{k / per_cat:.1%}", ">= 90.0%", k / per_cat >= 0.9)],
             examples=examples, labels=LABELS, thresholds={"min_accuracy": 0.9, "max_failures": {"high": 0}},
-            run={"model": "0123456789abcdef", "device": "cuda:0", "precision": "fp32"}, index=c))
+            run=RunInfo(model="0123456789abcdef", device="cuda:0", precision="fp32"), index=c))
     return results
 
 
@@ -101,7 +102,7 @@ def open_in_chromium(path: Path, repeats: int) -> None:
                       None)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=ARGS)
-        dcl, load, wall, filt = [], [], [], []
+        dcl, load, wall, filt, review = [], [], [], [], []
         for _ in range(repeats):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             start = time.perf_counter()
@@ -114,12 +115,20 @@ def open_in_chromium(path: Path, repeats: int) -> None:
             filt.append(page.evaluate("""(() => { const s = document.querySelector('#filters select[name=severity]');
                 const t = performance.now(); s.value = 'high'; s.dispatchEvent(new Event('change', {bubbles: true}));
                 return performance.now() - t; })()""") / 1000)
+            if page.locator("#review-open").count():   # review mode: open it, name the reviewer, judge, next
+                page.evaluate("localStorage.setItem('pytest-edgecases:reviewer', JSON.stringify('bench'))")
+                review.append(page.evaluate("""(() => { const t = performance.now();
+                    document.getElementById('review-open').click();
+                    for (const k of ['i', '3', 'j']) document.dispatchEvent(new KeyboardEvent('keydown', {key: k}));
+                    return performance.now() - t; })()""") / 1000)
             page.close()
         browser.close()
     ms = {name: statistics.median(values) * 1000 for name, values in
           (("dcl", dcl), ("load", load), ("wall", wall), ("filter", filt))}
     print(f"browser: DOMContentLoaded {ms['dcl']:.0f} ms, load {ms['load']:.0f} ms, goto wall {ms['wall']:.0f} ms, "
           f"one filter change {ms['filter']:.1f} ms (median of {repeats}, headless Chromium)")
+    if review:
+        print(f"review mode: open, judge one example and move to the next {statistics.median(review) * 1000:.1f} ms")
 
 
 def main() -> None:
@@ -132,6 +141,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="keep the report here (default: a temp dir)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--no-review", action="store_true", help="leave the review queue (and review mode) out")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -139,13 +149,16 @@ def main() -> None:
         results = build(root, args.examples, args.categories, args.failures)
         print(f"built {sum(r.n_examples for r in results)} examples in {len(results)} categories, "
               f"{sum(len(r.failures()) for r in results)} failures ({time.perf_counter() - start:.1f}s)")
-        context = ReportContext(title="Benchmark", rootdir=root, failure_cap=args.cap)
+        # As a run writes it: with the review queue, so review mode's data and large images are in it.
+        queue = [] if args.no_review else queue_entries(results)
+        context = ReportContext(title="Benchmark", rootdir=root, failure_cap=args.cap, review_queue=queue)
         times = []
         for _ in range(args.repeats):
             start = time.perf_counter()
             html = render_report(results, context)
             times.append(time.perf_counter() - start)
-        no_thumbs = ReportContext(title="Benchmark", thumbnail=lambda r, e: None, failure_cap=args.cap)
+        no_thumbs = ReportContext(title="Benchmark", thumbnail=lambda r, e: None, failure_cap=args.cap,
+                                  review_queue=queue)
         start = time.perf_counter()
         render_report(results, no_thumbs)
         bare = time.perf_counter() - start
@@ -153,6 +166,10 @@ def main() -> None:
         write_report(out, results, context)
         size = out.stat().st_size
         thumbs = html.count('<img src="data:image/')
+        start_data = html.find('<template id="review-data">')
+        review_bytes = html.find("</template>", start_data) - start_data if start_data >= 0 else 0
+        large = html.count("data:image/", start_data, start_data + review_bytes) if review_bytes else 0
+        print(f"review mode data: {review_bytes / 1e6:.2f} MB ({len(queue)} queued; {large} large images)")
         print(f"report: {size / 1e6:.2f} MB ({size} bytes), {thumbs} thumbnails; render "
               f"{statistics.median(times):.2f} s (median of {args.repeats}; {bare:.2f} s of it without thumbnails)")
         if not args.no_browser:

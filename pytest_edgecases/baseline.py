@@ -186,14 +186,19 @@ def compare(result: CategoryResult, baseline: Baseline) -> BaselineComparison:
     newly_wrong: list[str] = []
     newly_right: list[str] = []
     unstable_flips: list[str] = []
+    answer_changed: list[str] = []   # the review queue's "model disagreement": any new top-1, scored or not
     added = changed = unscored = relabelled = 0
     for e in result.examples:
         before = old.get(e.path)
         if before is None:
             added += 1
-        elif before.sha256 != e.sha256:
+            continue
+        if before.sha256 != e.sha256:
             changed += 1       # different bytes: a different example, however similar its name
-        elif not (before.scored and _scored(e)):
+            continue
+        if before.predicted is not None and e.predicted is not None and before.predicted != e.predicted:
+            answer_changed.append(e.path)
+        if not (before.scored and _scored(e)):
             unscored += 1
         else:
             relabelled += before.label != e.label
@@ -215,7 +220,7 @@ def compare(result: CategoryResult, baseline: Baseline) -> BaselineComparison:
     out = BaselineComparison(
         baseline_file=baseline.display, n_paired=n, added=added, removed=removed, changed=changed,
         unscored=unscored, newly_wrong=newly_wrong, newly_right=newly_right, unstable_flips=unstable_flips,
-        right_to_wrong=b, wrong_to_right=c,
+        answer_changed=answer_changed, right_to_wrong=b, wrong_to_right=c,
         run_changes=run_changes(baseline.suites.get(result.suite, {}), result.run.to_json()))
     if n:
         out.delta, out.lo, out.hi = paired_difference_interval(both=a, only_new=c, only_old=b, neither=d)

@@ -70,7 +70,7 @@ def _save_baseline(edge: EdgecasesSession, path: Path) -> None:
     save_baseline(path, edge.results)
 
 
-def thumbnailer(edge: EdgecasesSession, memo: BlobMemo | None = None) -> Thumbnailer:
+def thumbnailer(edge: EdgecasesSession, memo: BlobMemo | None = None, max_side: int = 96) -> Thumbnailer:
     """Thumbnails as the model saw each example (a synthetic category's transform applied)."""
     # The report's image code: only when thumbnails are made.
     from .report.thumbs import session_thumbnailer
@@ -79,18 +79,32 @@ def thumbnailer(edge: EdgecasesSession, memo: BlobMemo | None = None) -> Thumbna
         # Suites are read again on the controller under xdist, where nothing was collected.
         return edge.load(edge.rootdir / result.suite_file).suite.category(result.category).transform
 
-    return session_thumbnailer(edge.rootdir, transform_of, memo=memo)
+    return session_thumbnailer(edge.rootdir, transform_of, max_side=max_side, memo=memo)
 
 
 def _report(edge: EdgecasesSession, path: Path) -> None:
     # The report's template and image code: only when a report is written.
     from .report import ReportContext, write_report
+    from .report.review import IMAGE_SIDE
 
     memo = edge.memo()   # thumbnails from earlier runs: a rerun's report costs little more than its HTML
     try:
         context = ReportContext(generated=dt.datetime.now().isoformat(timespec="seconds"), rootdir=edge.rootdir,
-                                thumbnail=thumbnailer(edge, memo), review_queue=review_entries(edge))
+                                thumbnail=thumbnailer(edge, memo), review_queue=review_entries(edge),
+                                review_image=thumbnailer(edge, memo, max_side=IMAGE_SIDE),
+                                annotations=_annotation_places(edge))
         write_report(path, edge.results, context)
     finally:
         if memo is not None:
             memo.close()
+
+
+def _annotation_places(edge: EdgecasesSession) -> dict[str, tuple[str, ...]]:
+    """Suite file -> its `annotations:` places, for the report to say where a downloaded review goes."""
+    places: dict[str, tuple[str, ...]] = {}
+    for file in {r.suite_file for r in edge.results}:
+        try:
+            places[file] = edge.load(edge.rootdir / file).suite.annotation_dirs
+        except Exception:  # noqa: BLE001 - a suite that cannot be read again costs the hint, not the report
+            continue
+    return places

@@ -198,6 +198,7 @@ class BaselineComparison:
     newly_wrong: list[str] = field(default_factory=list)
     newly_right: list[str] = field(default_factory=list)
     unstable_flips: list[str] = field(default_factory=list)
+    answer_changed: list[str] = field(default_factory=list)   # top-1 differs from the baseline's, right or wrong
     right_to_wrong: int = 0
     wrong_to_right: int = 0
     delta: float | None = None        # paired accuracy change, now minus baseline

@@ -26,8 +26,9 @@ def queue_entries(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
     picked: list[tuple[tuple, dict[str, Any]]] = []
     for r in results:
         threshold = r.thresholds.get("review_confidence_below")
+        changed = frozenset(r.baseline.answer_changed) if r.baseline is not None else frozenset()
         for e in r.examples:
-            why = _reason(e, threshold)
+            why = _reason(e, threshold, e.path in changed)
             if why is None:
                 continue
             group, reason = why
@@ -35,14 +36,24 @@ def queue_entries(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
             picked.append((key, {"suite": r.suite, "suite_file": r.suite_file, "image": e.path,
                                  "category": r.category, "label": e.label, "predicted": e.predicted,
                                  "confidence": e.confidence, "severity": e.severity, "sha256": e.sha256,
-                                 "reason": reason, "status": e.status, "votes": e.votes, "comment": e.comment}))
+                                 "reason": reason, "status": e.status, "votes": e.votes, "comment": e.comment,
+                                 "top": e.top, "accept": e.accept, "level": e.level}))
     picked.sort(key=lambda kv: kv[0])
     # No YAML stub here: the report shows the first 200 of what may be tens of thousands (stub_yaml).
     return [entry for _, entry in picked]
 
 
-def _reason(e: ExampleResult, confidence_below: float | None) -> tuple[int, str] | None:
-    """(urgency group, reason in words), or None when the example needs no review."""
+#: The queue's reason for model disagreement (--edgecases-baseline): a new top-1 answer on an unreviewed example.
+CHANGED_ANSWER = "the model changed its answer since the baseline"
+
+
+def _reason(e: ExampleResult, confidence_below: float | None, answer_changed: bool = False) -> tuple[int, str] | None:
+    """(urgency group, reason in words), or None when the example needs no review.
+
+    Failures of every kind come first; then model disagreement (right or wrong, a new answer on an
+    example nobody has judged is worth a look before the merely unsure ones); then stale reviews,
+    conflicts, and correct answers given with low confidence.
+    """
     if e.status == Status.ERROR:
         return None
     if e.status == Status.FAILURE:
@@ -55,13 +66,15 @@ def _reason(e: ExampleResult, confidence_below: float | None) -> tuple[int, str]
         return 2, "fixed: reviewed incorrect, now right — update the verdict"
     if e.status == Status.WAIVER_EXPIRED:
         return 2, "waiver expired"
+    if answer_changed and not e.reviewed and not e.stale:
+        return 3, CHANGED_ANSWER
     if e.stale:
-        return 3, "stale: the image changed since it was reviewed"
+        return 4, "stale: the image changed since it was reviewed"
     if e.conflict:
-        return 4, "reviewers disagree"
+        return 5, "reviewers disagree"
     if (confidence_below is not None and e.correct and not e.reviewed and e.confidence is not None
             and e.confidence < confidence_below):
-        return 5, f"correct, but confidence {_below(e.confidence, confidence_below)} < {confidence_below:g}"
+        return 6, f"correct, but confidence {_below(e.confidence, confidence_below)} < {confidence_below:g}"
     return None
 
 

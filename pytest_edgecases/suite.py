@@ -69,6 +69,7 @@ class Suite:
     preprocess: Preprocess
     categories: tuple[Category, ...]
     annotation_files: tuple[Path, ...] = ()
+    annotation_dirs: tuple[str, ...] = ()     # `annotations:` as shown from the root: where new reviews go
     review_confidence_below: float | None = None
     line_of: Mapping[str, int] = field(default_factory=dict)  # category test_name -> line
 
@@ -116,8 +117,9 @@ def load_suite(path: Path, root: Path, transform_expander: Callable[[Any], list]
     default_severity = _severity(ctx, defaults.get("severity", "medium"), defaults.line_of("severity"))
 
     annotation_files: tuple[Path, ...] = ()
+    annotation_dirs: tuple[str, ...] = ()
     if doc.get("annotations") is not None:
-        annotation_files = _annotation_files(ctx, doc["annotations"], doc.line_of("annotations"))
+        annotation_files, annotation_dirs = _annotation_files(ctx, doc["annotations"], doc.line_of("annotations"))
 
     confidence_below = None
     if doc.get("review") is not None:
@@ -145,7 +147,7 @@ def load_suite(path: Path, root: Path, transform_expander: Callable[[Any], list]
             real[base] = built[0]
         categories.extend(built)
     return Suite(name=name.strip(), path=path, root=root, labels=labels, model=model, preprocess=preprocess,
-                 categories=tuple(categories), annotation_files=annotation_files,
+                 categories=tuple(categories), annotation_files=annotation_files, annotation_dirs=annotation_dirs,
                  review_confidence_below=confidence_below,
                  line_of={c.test_name: c.line for c in categories})
 
@@ -176,9 +178,12 @@ def _parse_labels(ctx: Context, raw: Any, line: int) -> tuple[str, ...]:
     return tuple(labels)
 
 
-def _annotation_files(ctx: Context, raw: Any, line: int) -> tuple[Path, ...]:
+def _annotation_files(ctx: Context, raw: Any, line: int) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """The annotation files, and the folders (or files) `annotations:` names, as shown from the root."""
     files: list[Path] = []
+    places: list[str] = []
     for entry, where, target in ctx.paths_inside(raw, line, "annotations"):
+        places.append(shown_path(target, ctx.root) + ("/" if target.is_dir() else ""))
         if target.is_dir():
             found = sorted(p for p in target.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
                            and not p.name.startswith("."))
@@ -193,7 +198,7 @@ def _annotation_files(ctx: Context, raw: Any, line: int) -> tuple[Path, ...]:
         else:
             raise ctx.error(f"annotations '{entry}' does not exist", where,
                             hint="create the folder (it may be empty) or remove annotations:")
-    return tuple(files)
+    return tuple(files), tuple(places)
 
 
 def _severity(ctx: Context, value: Any, line: int) -> str:

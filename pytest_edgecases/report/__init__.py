@@ -21,6 +21,7 @@ from ..files import atomic_write
 from ..records import CategoryResult
 from ..vocabulary import Status
 from .model import ReportContext
+from .review import review_data
 from .thumbs import data_uri, file_thumbnailer, session_thumbnailer
 from .view import (
     agreement_section,
@@ -81,7 +82,8 @@ def _bytecode_cache() -> Any:
 @functools.lru_cache(maxsize=1)
 def _assets() -> tuple[str, str]:
     css = (_HERE / "report.css").read_text(encoding="utf-8")
-    js = (_HERE / "report.js").read_text(encoding="utf-8")
+    # One script (one hash in the CSP): the gallery's filters, then review mode.
+    js = "\n".join((_HERE / name).read_text(encoding="utf-8") for name in ("report.js", "review.js"))
     if "</" in css or "</" in js:   # would end the inline <style>/<script> early
         raise RuntimeError("report.css / report.js must not contain '</'")
     return css, js
@@ -98,8 +100,10 @@ def render_report(results: Sequence[CategoryResult], context: ReportContext) -> 
     csp = (f"default-src 'none'; img-src data:; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
            "base-uri 'none'; form-action 'none'")
     cats = [category_view(i, r, context) for i, r in enumerate(results)]
+    generated = context.generated or dt.datetime.now().isoformat(timespec="seconds")
+    reviewing = review_data(results, context, generated)
     page = {
-        "title": context.title, "generated": context.generated or dt.datetime.now().isoformat(timespec="seconds"),
+        "title": context.title, "generated": generated, "review_data": reviewing.to_json() if reviewing else None,
         "version": __version__, "csp": csp, "css": Markup(css), "js": Markup(js),
         "cats": cats, "suites": suites(results), "gallery": gallery(results, cats, context),
         "synthetic": synthetic(results, cats), "baseline": [c for c in cats if c.baseline],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from markupsafe import Markup
 
@@ -26,6 +26,8 @@ class ReportContext:
     baseline: Mapping[str, BaselineComparison | Mapping[str, Any]] | None = None   # category test name -> comparison
     agreement: dict | None = None            # {"suite": {...}, "categories": {name: {...}}, "conflicts": [...]}
     failure_cap: int = 50
+    review_image: Callable[[CategoryResult, ExampleResult], str | None] | None = None   # review mode's large images
+    annotations: Mapping[str, Sequence[str]] = field(default_factory=dict)   # suite file -> `annotations:` places
 
     def __post_init__(self) -> None:
         if isinstance(self.failure_cap, bool) or not isinstance(self.failure_cap, int) or self.failure_cap < 0:
