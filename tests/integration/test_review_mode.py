@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
-from support.project import TINY_MODEL, write_images
 from PIL import Image
+from support.project import TINY_MODEL, write_images
 
 from pytest_edgecases.baseline import Baseline, BaselineExample, compare
 from pytest_edgecases.records import BaselineComparison, CategoryResult, ExampleResult
