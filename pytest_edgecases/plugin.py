@@ -18,6 +18,9 @@ from . import hookspec
 from .errors import EdgecasesError, printable
 from .files import only_images
 from .inference.device import resolve_device
+from .inference.predfiles import FORMATS as PREDICTION_FORMATS
+from .inference.predfiles import expand as expand_predictions
+from .inference.shard import Shard, parse_shard
 from .stash import SESSION_KEY, session_of
 
 IMAGE_DIRS_KEY = pytest.StashKey[dict]()   # folder -> holds nothing but images
@@ -36,7 +39,11 @@ _OPTIONS = [
     ("cache-dir", "", "where cached predictions live (default: inside pytest's cache directory)"),
     ("cache-max-age", "30", "drop cached predictions no run has used for this many days (0: keep them all)"),
     ("precision", "fp32", "inference precision on accelerators: fp32, bf16 or fp16"),
+    ("shard", "", "K/N: infer only shard K of N, write its predictions (--edgecases-save-predictions), judge nothing"),
+    ("save-predictions", "", "write this run's predictions to PATH (.parquet, .csv or .jsonl)"),
 ]
+_PREDICTIONS_HELP = ("judge predictions read from FILE (.parquet, .csv, .jsonl; a glob too; repeatable): "
+                     "what the files cover is not inferred")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -56,6 +63,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="ignore and do not write the prediction cache")
     parser.addini("edgecases_no_cache", "ignore and do not write the prediction cache", type="bool", default=False)
     parser.addini("edgecases_files", "glob patterns of suite files", type="linelist", default=DEFAULT_PATTERNS)
+    group.addoption("--edgecases-predictions", action="append", default=None, metavar="FILE_OR_GLOB",
+                    help=_PREDICTIONS_HELP)
+    parser.addini("edgecases_predictions", _PREDICTIONS_HELP, type="linelist", default=[])
 
 
 def _get(config: pytest.Config, name: str) -> Any:
@@ -113,13 +123,22 @@ def pytest_configure(config: pytest.Config) -> None:
         cache_problem = _not_writable(cache_dir)
     if cache_problem:
         cache_dir = None
+    shard = _shard(config)
+    save_predictions = _path(config, "save-predictions")
+    if save_predictions is not None and save_predictions.suffix.lower() not in PREDICTION_FORMATS:
+        raise pytest.UsageError(f"--edgecases-save-predictions must end in {', '.join(PREDICTION_FORMATS)}, "
+                                f"got {save_predictions.name!r}")
+    if shard is not None and save_predictions is None:
+        raise pytest.UsageError("--edgecases-shard needs --edgecases-save-predictions=FILE: a shard's predictions "
+                                "are its output (a final job judges them with --edgecases-predictions)")
     options = Options(device=device, batch_size=batch_size, precision=precision,
                       report=_opt_str(_path(config, "report")), results=_opt_str(results),
                       baseline=_opt_str(_path(config, "baseline")),
                       save_baseline=_opt_str(_path(config, "save-baseline")),
                       review_queue=_opt_str(_path(config, "review-queue")),
                       markdown=_opt_str(_path(config, "markdown")), cache_dir=cache_dir, no_cache=no_cache,
-                      cache_max_age=cache_max_age)
+                      cache_max_age=cache_max_age, predictions=_prediction_files(config), shard=shard,
+                      save_predictions=save_predictions)
     workerinput = getattr(config, "workerinput", None)
     run_id = workerinput.get("testrunuid") if workerinput else None
     config.stash[SESSION_KEY] = EdgecasesSession(
@@ -141,6 +160,28 @@ def _whole_number(config: pytest.Config, name: str, minimum: int, unit: str = ""
     except ValueError:
         pass
     raise pytest.UsageError(f"--edgecases-{name} must be a whole number >= {minimum}{unit}, got {value!r}")
+
+
+def _shard(config: pytest.Config) -> Shard | None:
+    """--edgecases-shard=K/N, or None."""
+    value = str(_get(config, "shard") or "").strip()
+    if not value or value.lower() == "none":
+        return None
+    try:
+        return parse_shard(value)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--edgecases-shard {exc}") from None
+
+
+def _prediction_files(config: pytest.Config) -> tuple[Path, ...]:
+    """--edgecases-predictions (relative to where pytest was started), else the ini key (to the rootdir)."""
+    given = config.getoption("edgecases_predictions")
+    values, base = (given, config.invocation_params.dir) if given else (config.getini("edgecases_predictions"),
+                                                                        config.rootpath)
+    try:
+        return expand_predictions(values or [], Path(base))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--edgecases-predictions {exc}") from None
 
 
 def _check_device(device: str) -> None:
