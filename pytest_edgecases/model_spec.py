@@ -57,8 +57,9 @@ def parse_model(ctx: Context, raw: Any, line: int) -> ModelSpec:
     ctx.check_keys(model, MODEL_KEYS, "model")
     kinds = [k for k in ("factory", "torchvision", "torchscript", "predictions") if k in model]
     if len(kinds) != 1:
-        raise ctx.error("model needs exactly one of factory:, torchvision:, torchscript: or predictions:", model.line,
-                        hint="or leave model: out and implement pytest_edgecases_load_model in conftest.py")
+        raise ctx.error("model needs exactly one of factory:, torchvision: or torchscript:", model.line,
+                        hint="or predictions: FILE (predictions made elsewhere), or leave model: out and implement "
+                             "pytest_edgecases_load_model in conftest.py")
     kind = kinds[0]
     target = model[kind]
     kline = model.line_of(kind)

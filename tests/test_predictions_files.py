@@ -15,6 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+#: Subprocesses import this checkout first, then whatever this process was given (a floor's pyarrow, say).
+PATH = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
 
 #: The tiny project's suite with a synthetic category too (its levels are inputs no folder holds).
 SUITE = """
@@ -112,7 +114,7 @@ def test_a_judge_run_over_files_imports_no_torch(pytester, tiny_project):
                             "--edgecases-predictions=all.parquet"])
         print("EXIT", int(code), "TORCH", "torch" in sys.modules)
     """)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": PATH}
     done = subprocess.run([sys.executable, "-c", script], cwd=pytester.path, env=env, capture_output=True,
                           text=True, timeout=300)
     assert "EXIT 1 TORCH False" in done.stdout, done.stdout + done.stderr
@@ -155,7 +157,7 @@ def verdicts(path: Path) -> dict[tuple[str, str], tuple[str | None, bool]]:
 def test_an_external_producer_gives_the_plugins_verdicts(pytester, tiny_project):
     suite = tiny_project(SUITE % "tinymodel:build")
     own = run(pytester, "--edgecases-no-cache", "--edgecases-results=own.json")
-    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{pytester.path}"}
+    env = {**os.environ, "PYTHONPATH": f"{PATH}{os.pathsep}{pytester.path}"}
     exported = subprocess.run([sys.executable, "-m", "pytest_edgecases", "jobs", suite.name, "--out", "jobs"],
                               cwd=pytester.path, env=env, capture_output=True, text=True, timeout=300)
     assert exported.returncode == 0, exported.stderr
@@ -212,7 +214,7 @@ def test_a_stale_row_is_named_and_never_used(pytester, tiny_project, forward_log
     with open(pytester.path / "bypath.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["path", "sha256", "red", "blue"])
         writer.writeheader()
-        for n, image in enumerate(sorted((pytester.path / "data/clean").rglob("*.png"))):
+        for image in sorted((pytester.path / "data/clean").rglob("*.png")):
             red = 0.9 if image.parent.name == "red" else 0.1
             writer.writerow({"path": image.relative_to(pytester.path).as_posix(),
                              "sha256": hashlib.sha256(image.read_bytes()).hexdigest(), "red": red, "blue": 1 - red})
@@ -276,7 +278,7 @@ def test_the_jobs_export_writes_only_into_its_own_folder(pytester, tiny_project)
     suite = tiny_project()
     (pytester.path / "mine").mkdir()
     (pytester.path / "mine/notes.txt").write_text("keep me")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": PATH}
     done = subprocess.run([sys.executable, "-m", "pytest_edgecases", "jobs", suite.name, "--out", "mine"],
                           cwd=pytester.path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "holds other files; nothing was written" in done.stderr
