@@ -184,13 +184,12 @@ def _predictions(table: _Table, rows: list[int], suite_name: str, labels: Sequen
         values[logits] = shifted / shifted.sum(axis=1, keepdims=True)
     k = min(TOP_K, len(labels))
     top = np.argsort(-np.where(scored[:, None], values, 0.0), axis=1, kind="stable")[:, :k]
-    probs = np.take_along_axis(values, top, axis=1)
-    out = []
-    for n, (idx, vals) in enumerate(zip(top.tolist(), probs.tolist(), strict=True)):
-        if failed[n]:
-            out.append(Prediction(error=str(errors[rows[n]]) if errors is not None else "error"))
-        else:
-            out.append(Prediction(top=tuple(zip(idx, vals, strict=True))))
+    # (label index, probability) pairs made by numpy in one go: a structured array's tolist() gives tuples.
+    pairs = np.empty(top.shape, dtype=[("i", np.int64), ("p", np.float64)])
+    pairs["i"], pairs["p"] = top, np.take_along_axis(values, top, axis=1)
+    out = [Prediction(top=tuple(row)) for row in pairs.tolist()]
+    for n in np.flatnonzero(failed).tolist():
+        out[n] = Prediction(error=str(errors[rows[n]]) if errors is not None else "error")
     return out
 
 
