@@ -41,9 +41,11 @@ _OPTIONS = [
     ("precision", "fp32", "inference precision on accelerators: fp32, bf16 or fp16"),
     ("shard", "", "K/N: infer only shard K of N, write its predictions (--edgecases-save-predictions), judge nothing"),
     ("save-predictions", "", "write this run's predictions to PATH (.parquet, .csv or .jsonl)"),
+    ("predictions", "", "judge predictions read from FILE (.parquet, .csv, .jsonl; a glob too; repeatable): "
+                        "what the files cover is not inferred"),
 ]
-_PREDICTIONS_HELP = ("judge predictions read from FILE (.parquet, .csv, .jsonl; a glob too; repeatable): "
-                     "what the files cover is not inferred")
+#: Options given any number of times (each ini key a list, one value a line).
+_REPEATABLE = {"predictions"}
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -57,15 +59,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--edgecases", action="store_true", default=None, help="collect and run edge-case suites")
     parser.addini("edgecases", "collect and run edge-case suites", type="bool", default=False)
     for name, default, text in _OPTIONS:
+        if name in _REPEATABLE:
+            group.addoption(f"--edgecases-{name}", action="append", default=None, metavar="VALUE", help=text)
+            parser.addini(f"edgecases_{name.replace('-', '_')}", text, type="linelist", default=[])
+            continue
         group.addoption(f"--edgecases-{name}", default=None, metavar="VALUE", help=text)
         parser.addini(f"edgecases_{name.replace('-', '_')}", text, default=default)
     group.addoption("--edgecases-no-cache", action="store_true", default=None,
                     help="ignore and do not write the prediction cache")
     parser.addini("edgecases_no_cache", "ignore and do not write the prediction cache", type="bool", default=False)
     parser.addini("edgecases_files", "glob patterns of suite files", type="linelist", default=DEFAULT_PATTERNS)
-    group.addoption("--edgecases-predictions", action="append", default=None, metavar="FILE_OR_GLOB",
-                    help=_PREDICTIONS_HELP)
-    parser.addini("edgecases_predictions", _PREDICTIONS_HELP, type="linelist", default=[])
 
 
 def _get(config: pytest.Config, name: str) -> Any:
