@@ -18,8 +18,6 @@ from . import hookspec
 from .errors import EdgecasesError, printable
 from .files import only_images
 from .inference.device import resolve_device
-from .inference.predfiles import FORMATS as PREDICTION_FORMATS
-from .inference.predfiles import expand as expand_predictions
 from .inference.shard import Shard, parse_shard
 from .stash import SESSION_KEY, session_of
 
@@ -99,6 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not enabled(config):
         return
     # The session and the run reporter read YAML, images and tables: imported only with --edgecases.
+    from .inference.predfiles import FORMATS as PREDICTION_FORMATS
     from .reporter import RunReporter
     from .session import PRECISIONS, EdgecasesSession, Options
 
@@ -178,6 +177,7 @@ def _shard(config: pytest.Config) -> Shard | None:
 
 def _prediction_files(config: pytest.Config) -> tuple[Path, ...]:
     """--edgecases-predictions (relative to where pytest was started), else the ini key (to the rootdir)."""
+    from .inference.predfiles import expand as expand_predictions  # with --edgecases only, as the session
     given = config.getoption("edgecases_predictions")
     values, base = (given, config.invocation_params.dir) if given else (config.getini("edgecases_predictions"),
                                                                         config.rootpath)

@@ -121,7 +121,7 @@ class Inference:
             except EdgecasesError as exc:   # no suite is judged on a file that cannot be read
                 self.out.failures.update(dict.fromkeys(suites, exc))
                 return
-            from_files = bool(self.files or self.settings.shard or any(_own_file(s) for s in suites.values()))
+            from_files = bool(self.files or any(_own_file(s) for s in suites.values()))
             if not (self.settings.run_id or from_files) and not all(r and store.get_model(r) for r in recipes.values()):
                 # A model that must be built (one files do not determine, or one not seen before) needs
                 # torch whatever the store holds: import it (seconds of one core) while the images are
