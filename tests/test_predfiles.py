@@ -146,13 +146,14 @@ def test_what_is_written_reads_back_as_the_same_predictions(tmp_path, suffix):
     preds = [Prediction(top=((3, 0.5), (1, 0.25), (0, 0.125), (7, 0.0625), (2, 0.03125))),
              Prediction(error="cannot decode: truncated"), Prediction(top=((0, 1.0), (1, 0.0), (2, 0.0),
                                                                            (3, 0.0), (4, 0.0)))]
-    rows = [Row("s", labels, key(n), p) for n, p in enumerate(preds)]
+    rows = [Row("s", labels, key(n), p, "0123456789abcdef") for n, p in enumerate(preds)]
     rows.append(Row("t", ("x", "y"), key(0), Prediction(top=((1, 0.75), (0, 0.25)))))
     path = tmp_path / f"out{suffix}"
     predfiles.write(path, rows)
     loaded = predfiles.load([path], [path.name])
-    got = loaded.match("s", labels, [Wanted(key(n), None, "") for n in range(3)]).predictions
-    assert [got[n] for n in range(3)] == preds
+    matched = loaded.match("s", labels, [Wanted(key(n), None, "") for n in range(3)])
+    assert [matched.predictions[n] for n in range(3)] == preds
+    assert matched.models == {"0123456789abcdef"}
     assert loaded.match("t", ("x", "y"), [Wanted(key(0), None, "")]).predictions[0] == rows[3].prediction
     assert not list(tmp_path.glob(".*partial"))
 

@@ -42,13 +42,19 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-report=none", *args)
 
 
+#: What a run record says about how long inference took and where predictions came from, which differs
+#: between one run and a judge of shards by design (the judge ran no model, on no device).
+HOW = ("seconds", "date", "inferred", "cached", "from_files", "device")
+
+
 def comparable(path: Path) -> list[dict[str, Any]]:
-    """A results file's categories without what differs between runs by design: when and how inference ran."""
+    """A results file's categories, their run records without timings and sources (HOW)."""
     doc = json.loads(path.read_text())
     out = []
     for cat in doc["categories"]:
         cat = dict(cat)
-        cat.pop("run", None)
+        cat["run"] = {k: v for k, v in cat["run"].items() if k not in HOW}
+        assert cat["run"]["model"] and cat["run"]["images"]
         out.append(cat)
     return out
 
@@ -238,7 +244,8 @@ def test_a_bad_predictions_file_judges_nothing_and_says_where(pytester, tiny_pro
     lines = (pytester.path / "good.csv").read_text().splitlines()
     header, first = lines[0], lines[1].split(",")
     before = len(forward_log())
-    nan = ",".join(first[:3] + ["nan"] + first[4:])
+    red = header.split(",").index("red")
+    nan = ",".join(first[:red] + ["nan"] + first[red + 1:])
     result = _bad_run(pytester, "nan.csv", "\n".join([header, nan] + lines[2:]) + "\n")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*nan.csv:2: a label's value is empty or NaN*"])

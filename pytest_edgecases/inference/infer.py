@@ -85,6 +85,7 @@ class Inputs(NamedTuple):
     of: dict[tuple[str, str], str]   # (test name, example path) -> input key
     skip: set[str]                   # input keys predicted by files, or another shard's
     from_files: int                  # inputs the files predicted
+    model: str | None = None         # the model the files say made them, where they name one alone
 
 
 class LookedUp(NamedTuple):
@@ -179,11 +180,12 @@ class Inference:
         if self.settings.save:
             self._keep(suite, categories, inputs)   # at the end: the rows the model predicts are added too
         if inputs is not None and len(inputs.skip) == len(set(inputs.of.values())):
-            self._ran(suite, started, None, None, versions, 0, 0, inputs.from_files)
+            self._ran(suite, started, inputs.model, None, versions, 0, 0, inputs.from_files)
             return
         if inputs is not None and not self._runnable(suite):
             self._unjudged(suite, categories, inputs)
-            self._ran(suite, started, None, None, versions, 0, 0, inputs.from_files, len(set(inputs.of.values())))
+            self._ran(suite, started, inputs.model, None, versions, 0, 0, inputs.from_files,
+                      len(set(inputs.of.values())))
             return
         # Under xdist the first worker to take the lock infers; the others wait (asleep), then find its
         # predictions and the model key it computed, and need not build the model or import torch.
@@ -223,6 +225,7 @@ class Inference:
                         wanted[key] = predfiles.Wanted(key, ex.path if cat.transform is None else None, sha)
         skip: set[str] = set()
         from_files = 0
+        model = None
         if files is not None:
             listed = list(wanted.values())
             matched = files.match(suite.name, suite.labels, listed)
@@ -231,6 +234,7 @@ class Inference:
                 self.out.predictions[_file_key(suite, key)] = prediction
                 skip.add(key)
             from_files = len(matched.predictions)
+            model = next(iter(matched.models)) if len(matched.models) == 1 else None
             for (test_name, path), key in of.items():
                 if key in skip:
                     self.out.keys[(suite.path, test_name, path)] = _file_key(suite, key)
@@ -239,7 +243,7 @@ class Inference:
         if shard is not None:
             self.out.shard_total += len(wanted)
             skip.update(key for key in wanted if key not in skip and not shard.holds(key))
-        return Inputs(of, skip, from_files)
+        return Inputs(of, skip, from_files, model)
 
     def _stale_notes(self, stale: Sequence[predfiles.Stale]) -> None:
         """Name the rows not used because their image has changed since (the first few, and a count)."""
@@ -279,6 +283,8 @@ class Inference:
         rootdir = self.settings.rootdir
         for suite, categories, inputs in self._saving:
             described = suite.preprocess.describe()
+            run = self.out.run_info.get(suite.path)
+            model = (run.model if run else None) or ""
             for cat in categories:
                 for ex in cat.examples:
                     if inputs is not None:
@@ -290,7 +296,7 @@ class Inference:
                         continue
                     prediction = self.out.prediction(suite, cat, ex)
                     if prediction is not None:
-                        rows[(suite.name, key)] = predfiles.Row(suite.name, suite.labels, key, prediction)
+                        rows[(suite.name, key)] = predfiles.Row(suite.name, suite.labels, key, prediction, model)
         return list(rows.values())
 
     def _lookup(self, suite: Suite, categories: Sequence[Category], model_key: str,

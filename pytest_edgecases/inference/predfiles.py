@@ -3,7 +3,8 @@
 A file (Parquet, CSV or JSON Lines; docs/predictions.md) has a row per model input: its ``key``
 (keys.input_key) or, for a real image, its ``path`` relative to the suite file and the ``sha256`` of
 its bytes; one numeric column per label (probabilities, or logits where ``kind`` says so); optionally
-``suite`` (the rows then serve that suite only) and ``error`` (the engine could not score the input).
+``suite`` (the rows then serve that suite only), ``error`` (the engine could not score the input) and
+``model`` (what made the prediction: a saved run's model fingerprint, shown in the judge's run record).
 
 Rows are checked when an example needs them, against that example's suite: a value that cannot be
 right stops the suite with the file and line named; a row for bytes that have changed (stale) is never
@@ -27,7 +28,7 @@ from ..records import TOP_K, Prediction
 #: File suffix -> format.
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl"}
 #: Columns that say what a row is; every other column holds a label's value.
-ID_COLUMNS = ("key", "path", "sha256", "suite", "kind", "error")
+ID_COLUMNS = ("key", "path", "sha256", "suite", "kind", "error", "model")
 #: A jobs file's own columns, which a producer may carry over into its predictions: ignored.
 JOB_COLUMNS = ("category", "level", "source_path", "preprocess")
 KINDS = ("probabilities", "logits")
@@ -55,6 +56,7 @@ class Matched(NamedTuple):
 
     predictions: dict[int, Prediction]
     stale: list[Stale]
+    models: set[str]      # the matched rows' ``model`` values (empty ones aside)
 
 
 @dataclass
@@ -140,11 +142,15 @@ class PredictionFiles:
             if found is not None:
                 hits.setdefault(found[0], []).append((i, found[1]))
         predictions: dict[int, Prediction] = {}
+        models: set[str] = set()
         for t, pairs in hits.items():
             rows = [row for _, row in pairs]
             made = _predictions(self.tables[t], rows, suite_name, labels)
             predictions.update(zip((i for i, _ in pairs), made, strict=True))
-        return Matched(predictions, stale)
+            if "model" in self.tables[t].ids:
+                models.update(self.tables[t].column("model", row) for row in rows)
+        models.discard("")
+        return Matched(predictions, stale, models)
 
 
 def _predictions(table: _Table, rows: list[int], suite_name: str, labels: Sequence[str]) -> list[Prediction]:
@@ -365,6 +371,7 @@ class Row(NamedTuple):
     labels: tuple[str, ...]
     key: str
     prediction: Prediction
+    model: str = ""       # the fingerprint of the model that made it, where known
 
 
 def write(path: Path, rows: Sequence[Row]) -> None:
@@ -378,6 +385,7 @@ def write(path: Path, rows: Sequence[Row]) -> None:
         raise EdgecasesError(f"a predictions file must end in {', '.join(FORMATS)}", str(path))
     labels = list(dict.fromkeys(label for row in rows for label in row.labels))
     columns: dict[str, list[Any]] = {"key": [r.key for r in rows], "suite": [r.suite for r in rows],
+                                     "model": [r.model or None for r in rows],
                                      "error": [r.prediction.error for r in rows]}
     for label in labels:
         columns[label] = []
@@ -391,7 +399,7 @@ def write(path: Path, rows: Sequence[Row]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        schema = pa.schema([(name, pa.string()) for name in ("key", "suite", "error")]
+        schema = pa.schema([(name, pa.string()) for name in ("key", "suite", "model", "error")]
                            + [(label, pa.float64()) for label in labels])
         pq.write_table(pa.table(columns, schema=schema), partial)
     elif fmt == "csv":
