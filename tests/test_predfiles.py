@@ -61,6 +61,12 @@ def test_values_that_are_no_probabilities_are_refused(tmp_path, row, message):
     assert str(info.value).startswith(message)
 
 
+def test_a_kind_other_than_probabilities_or_logits_is_refused(tmp_path):
+    path = csv_file(tmp_path, f"key,kind,red,blue,green\n{key(1)},,1,0,0\n{key(2)},scores,1,0,0\n")
+    with pytest.raises(EdgecasesError, match="p.csv:3: kind 'scores' is neither probabilities nor logits"):
+        match(path, [Wanted(key(1), None, ""), Wanted(key(2), None, "")])
+
+
 def test_a_sum_within_the_tolerance_and_an_error_row_are_accepted(tmp_path):
     path = csv_file(tmp_path, f"key,red,blue,green,error\n{key(1)},0.5,0.3,0.2005,\n{key(2)},,,,cannot decode\n")
     got = match(path, [Wanted(key(1), None, ""), Wanted(key(2), None, "")]).predictions

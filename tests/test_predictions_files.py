@@ -231,6 +231,13 @@ def test_a_stale_row_is_named_and_never_used(pytester, tiny_project, forward_log
     result = run(pytester, "--edgecases-no-cache", "--edgecases-predictions=bypath.csv", "-k", "clean and not noisy")
     assert counts(result)["files"] == 11 and sum(forward_log()) - before == 1   # re-inferred, not read
     result.stdout.fnmatch_lines(["*bypath.csv:8: data/clean/red/000.png has changed since it was predicted*"])
+    # Without a model, the changed image leaves its category NOT JUDGED: the stale row is never used.
+    (pytester.path / "fromfile.yaml").write_text(
+        textwrap.dedent(SUITE % "x:y").replace('{factory: "x:y", args: {bias: 1.0}}', "{predictions: bypath.csv}"))
+    alone = run(pytester, "fromfile.yaml", "--edgecases-no-cache", "-k", "clean and not noisy")
+    alone.assert_outcomes(failed=1)
+    alone.stdout.fnmatch_lines(["*1 of 12 images have no prediction in the predictions files, and the suite has no "
+                                "model to infer them: data/clean/red/000.png*"])
 
 
 def _bad_run(pytester: pytest.Pytester, name: str, text: str) -> pytest.RunResult:
