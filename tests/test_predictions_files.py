@@ -109,6 +109,13 @@ def test_shards_under_xdist_write_the_same_predictions(pytester, tiny_project):
         "-n", "2").assert_outcomes(skipped=4)
     plain, spread = (pq.read_table(pytester.path / f"{name}.parquet").to_pylist() for name in ("plain", "xdist"))
     assert plain and sorted(plain, key=lambda r: r["key"]) == sorted(spread, key=lambda r: r["key"])
+    run(pytester, "--edgecases-no-cache", "--edgecases-shard=1/2", "--edgecases-save-predictions=one.parquet")
+    # The judge under xdist judges as in one process.
+    files = ("--edgecases-predictions=one.parquet", "--edgecases-predictions=xdist.parquet")
+    single = run(pytester, *files, "--edgecases-results=single.json")
+    spread_judge = run(pytester, *files, "--edgecases-results=spread.json", "-n", "2")
+    assert single.ret == spread_judge.ret == pytest.ExitCode.TESTS_FAILED
+    assert comparable(pytester.path / "single.json") == comparable(pytester.path / "spread.json")
 
 
 def test_a_judge_run_over_files_imports_no_torch(pytester, tiny_project):
