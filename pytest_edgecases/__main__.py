@@ -1,8 +1,10 @@
-"""``python -m pytest_edgecases report RESULTS.json [--baseline B.json] -o report.html``.
+"""``python -m pytest_edgecases report RESULTS.json [--baseline B.json] -o report.html``, and
+``python -m pytest_edgecases jobs SUITE... --out DIR``.
 
-Regenerates the HTML report from a saved JSON results file (``--edgecases-results=PATH.json``)
-without loading the model, optionally comparing it with a baseline first. Errors in the
-user's files are one line on stderr and exit status 2, never a traceback.
+``report`` regenerates the HTML report from a saved JSON results file (``--edgecases-results=PATH.json``)
+without loading the model, optionally comparing it with a baseline first. ``jobs`` writes every model
+input the suites need, and a jobs file listing them, for another engine to predict (jobs.py). Errors in
+the user's files are one line on stderr and exit status 2, never a traceback.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Sequence
 
 from .baseline import compare_all, load_baseline
 from .errors import EdgecasesError
+from .jobs import export
 from .results import read_results
 from .review_queue import queue_entries
 
@@ -23,7 +26,7 @@ OK, WRITE_FAILED, BAD_INPUT = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: one sub-command, ``report``."""
+    """The command line: the sub-commands ``report`` and ``jobs``."""
     parser = argparse.ArgumentParser(prog="python -m pytest_edgecases",
                                      description="Tools for pytest-edgecases runs that need no model.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -42,6 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--no-thumbnails", action="store_true", help="leave images out of the report")
     report.add_argument("--failure-cap", type=int, default=None, metavar="N",
                         help="show at most N failures per category (default: the report's own cap)")
+    jobs = commands.add_parser("jobs", help="write every model input the suites need, and jobs.parquet listing them",
+                               description="Write every image the suites need (synthetic levels rendered; all as "
+                                           "lossless PNG) and DIR/jobs.parquet (and jobs.csv) with one row per input, "
+                                           "for another engine to predict (docs/predictions.md).")
+    jobs.add_argument("suites", type=Path, nargs="+", metavar="SUITE", help="suite files (edgecases.yaml)")
+    jobs.add_argument("--out", type=Path, required=True, metavar="DIR", help="a new or empty folder to write into")
+    jobs.add_argument("--rootdir", type=Path, default=Path("."), metavar="DIR",
+                      help="the project root, as pytest finds it (default: .): synthetic levels are seeded by the "
+                           "image's path inside it")
     return parser
 
 
@@ -49,10 +61,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return _report(args)
+        return _jobs(args) if args.command == "jobs" else _report(args)
     except EdgecasesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    try:
+        done = export(args.suites, args.rootdir, args.out)
+    except OSError as exc:
+        print(f"error: could not write into {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return WRITE_FAILED
+    for line in done.unreadable:
+        print(f"warning: not exported (the run reports it as an error): {line}", file=sys.stderr)
+    print(f"{len(done.rows)} jobs ({done.images} images) written to {args.out / 'jobs.parquet'}")
+    return OK
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from .validate import Context, kind_of
 from .yamlload import LocDict, LocList, frozen, plain
 
-MODEL_KEYS = ("factory", "torchvision", "torchscript", "weights", "args", "defined_by")
+MODEL_KEYS = ("factory", "torchvision", "torchscript", "predictions", "weights", "args", "defined_by")
 PREPROCESS_KEYS = ("resize", "center_crop", "mean", "std")
 #: module.path:callable, for a model factory or a preprocess callable
 _IMPORT_PATH = re.compile(r"^[\w.]+:[\w.]+$")
@@ -55,15 +55,18 @@ class Preprocess:
 def parse_model(ctx: Context, raw: Any, line: int) -> ModelSpec:
     model = ctx.mapping(raw, line, "model")
     ctx.check_keys(model, MODEL_KEYS, "model")
-    kinds = [k for k in ("factory", "torchvision", "torchscript") if k in model]
+    kinds = [k for k in ("factory", "torchvision", "torchscript", "predictions") if k in model]
     if len(kinds) != 1:
         raise ctx.error("model needs exactly one of factory:, torchvision: or torchscript:", model.line,
-                        hint="or leave model: out and implement pytest_edgecases_load_model in conftest.py")
+                        hint="or predictions: FILE (predictions made elsewhere), or leave model: out and implement "
+                             "pytest_edgecases_load_model in conftest.py")
     kind = kinds[0]
     target = model[kind]
     kline = model.line_of(kind)
     if not isinstance(target, str) or not target.strip():
         raise ctx.error(f"model.{kind} must be a string", kline)
+    if kind == "predictions":
+        return _predictions_file(ctx, model, target, kline)
     weights = weights_display = None
     if kind == "factory" and not _IMPORT_PATH.match(target):
         raise ctx.error(f"model.factory '{target}' is not an import path", kline,
@@ -93,6 +96,23 @@ def parse_model(ctx: Context, raw: Any, line: int) -> ModelSpec:
     defined_by = _defined_by(ctx, model, kind) if "defined_by" in model else ()
     return ModelSpec(kind=kind, target=target.strip(), args=args, weights=weights,
                      weights_display=weights_display, line=kline, defined_by=defined_by, kwargs=kwargs)
+
+
+def _predictions_file(ctx: Context, model: LocDict, target: str, line: int) -> ModelSpec:
+    """``model: {predictions: FILE}``: predictions made elsewhere, for a suite with no model to run
+    (inference/predfiles.py reads the file; ``target`` is the path as written, relative to the suite)."""
+    for key in ("weights", "args", "defined_by"):
+        if key in model:
+            raise ctx.error(f"a predictions file is no model to build; remove {key}:", model.line_of(key))
+    path = ctx.path_inside(target, line, "model.predictions")
+    if path.suffix.lower() not in (".parquet", ".csv", ".jsonl"):
+        raise ctx.error(f"model.predictions '{target}' must be a .parquet, .csv or .jsonl file", line,
+                        hint="see docs/predictions.md for the format")
+    if not path.is_file():
+        why = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise ctx.error(f"model.predictions '{target}' {why}", line,
+                        hint="make it from the jobs file: python -m pytest_edgecases jobs SUITE --out DIR")
+    return ModelSpec(kind="predictions", target=target.strip(), line=line)
 
 
 def _defined_by(ctx: Context, model: LocDict, kind: str) -> tuple[Path, ...]:

@@ -52,6 +52,9 @@ class CategoryItem(pytest.Item):
         """Judge the category; raise CategoryFailed when a threshold is missed."""
         session = session_of(self.config)
         session.prepare([(self.suite, self.category)])  # no-op when the run loop prepared everything
+        skip = session.skip_reason(self.suite)
+        if skip:   # a shard (--edgecases-shard) infers and writes; the judge job judges
+            pytest.skip(skip)
         try:
             result = session.judge(self.suite, self.category, self.index)
         except EdgecasesError as exc:

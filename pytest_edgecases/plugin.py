@@ -18,6 +18,7 @@ from . import hookspec
 from .errors import EdgecasesError, printable
 from .files import only_images
 from .inference.device import resolve_device
+from .inference.shard import Shard, parse_shard
 from .stash import SESSION_KEY, session_of
 
 IMAGE_DIRS_KEY = pytest.StashKey[dict]()   # folder -> holds nothing but images
@@ -40,7 +41,13 @@ _OPTIONS = [
     ("slices-fdr", "0.05", "slice discovery: the false-discovery rate the reported slices are held to"),
     ("slices-min-examples", "10", "slice discovery: the fewest examples a slice may have"),
     ("slices-min-fraction", "0.05", "slice discovery: the smallest share of its category a slice may be"),
+    ("shard", "", "K/N: infer only shard K of N, write its predictions (--edgecases-save-predictions), judge nothing"),
+    ("save-predictions", "", "write this run's predictions to PATH (.parquet, .csv or .jsonl)"),
+    ("predictions", "", "judge predictions read from FILE (.parquet, .csv, .jsonl; a glob too; repeatable): "
+                        "what the files cover is not inferred"),
 ]
+#: Options given any number of times (each ini key a list, one value a line).
+_REPEATABLE = {"predictions"}
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -54,6 +61,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--edgecases", action="store_true", default=None, help="collect and run edge-case suites")
     parser.addini("edgecases", "collect and run edge-case suites", type="bool", default=False)
     for name, default, text in _OPTIONS:
+        if name in _REPEATABLE:
+            group.addoption(f"--edgecases-{name}", action="append", default=None, metavar="VALUE", help=text)
+            parser.addini(f"edgecases_{name.replace('-', '_')}", text, type="linelist", default=[])
+            continue
         group.addoption(f"--edgecases-{name}", default=None, metavar="VALUE", help=text)
         parser.addini(f"edgecases_{name.replace('-', '_')}", text, default=default)
     group.addoption("--edgecases-no-cache", action="store_true", default=None,
@@ -90,6 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not enabled(config):
         return
     # The session and the run reporter read YAML, images and tables: imported only with --edgecases.
+    from .inference.predfiles import FORMATS as PREDICTION_FORMATS
     from .reporter import RunReporter
     from .session import PRECISIONS, EdgecasesSession, Options
 
@@ -117,13 +129,22 @@ def pytest_configure(config: pytest.Config) -> None:
         cache_problem = _not_writable(cache_dir)
     if cache_problem:
         cache_dir = None
+    shard = _shard(config)
+    save_predictions = _path(config, "save-predictions")
+    if save_predictions is not None and save_predictions.suffix.lower() not in PREDICTION_FORMATS:
+        raise pytest.UsageError(f"--edgecases-save-predictions must end in {', '.join(PREDICTION_FORMATS)}, "
+                                f"got {save_predictions.name!r}")
+    if shard is not None and save_predictions is None:
+        raise pytest.UsageError("--edgecases-shard needs --edgecases-save-predictions=FILE: a shard's predictions "
+                                "are its output (a final job judges them with --edgecases-predictions)")
     options = Options(device=device, batch_size=batch_size, precision=precision, slices=_slices(config),
                       report=_opt_str(_path(config, "report")), results=_opt_str(results),
                       baseline=_opt_str(_path(config, "baseline")),
                       save_baseline=_opt_str(_path(config, "save-baseline")),
                       review_queue=_opt_str(_path(config, "review-queue")),
                       markdown=_opt_str(_path(config, "markdown")), cache_dir=cache_dir, no_cache=no_cache,
-                      cache_max_age=cache_max_age)
+                      cache_max_age=cache_max_age, predictions=_prediction_files(config), shard=shard,
+                      save_predictions=save_predictions)
     workerinput = getattr(config, "workerinput", None)
     run_id = workerinput.get("testrunuid") if workerinput else None
     config.stash[SESSION_KEY] = EdgecasesSession(
@@ -172,6 +193,29 @@ def _whole_number(config: pytest.Config, name: str, minimum: int, unit: str = ""
     except ValueError:
         pass
     raise pytest.UsageError(f"--edgecases-{name} must be a whole number >= {minimum}{unit}, got {value!r}")
+
+
+def _shard(config: pytest.Config) -> Shard | None:
+    """--edgecases-shard=K/N, or None."""
+    value = str(_get(config, "shard") or "").strip()
+    if not value or value.lower() == "none":
+        return None
+    try:
+        return parse_shard(value)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--edgecases-shard {exc}") from None
+
+
+def _prediction_files(config: pytest.Config) -> tuple[Path, ...]:
+    """--edgecases-predictions (relative to where pytest was started), else the ini key (to the rootdir)."""
+    from .inference.predfiles import expand as expand_predictions  # with --edgecases only, as the session
+    given = config.getoption("edgecases_predictions")
+    values, base = (given, config.invocation_params.dir) if given else (config.getini("edgecases_predictions"),
+                                                                        config.rootpath)
+    try:
+        return expand_predictions(values or [], Path(base))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--edgecases-predictions {exc}") from None
 
 
 def _check_device(device: str) -> None:

@@ -16,6 +16,8 @@ from .vocabulary import Severity, Status
 
 #: A top-1/top-2 margin under this makes a prediction "unstable": its flip may be numeric noise.
 UNSTABLE_MARGIN = 0.02
+#: How many of a prediction's best labels are kept (inference and predictions files alike).
+TOP_K = 5
 #: Each severity's place in vocabulary's order, most severe first (tables and queues sort by it).
 _SEVERITY_RANK = {s.value: n for n, s in enumerate(Severity.most_severe_first())}
 #: Status and severity words back to their members (a word a later version added stays a plain str).
@@ -240,6 +242,7 @@ class RunInfo:
     images: int | None = None
     inferred: int | None = None
     cached: int | None = None
+    from_files: int | None = None     # read from predictions files (--edgecases-predictions)
     seconds: float | None = None
     python: str | None = None
     date: str | None = None           # when inference ran, ISO format

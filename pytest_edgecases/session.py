@@ -15,9 +15,10 @@ from .annotations import Review, load_annotations
 from .baseline import Baseline, baseline_checks, compare, load_baseline
 from .errors import EdgecasesError
 from .gcpolicy import paused_gc
-from .inference import xdist
+from .inference import predfiles, xdist
 from .inference.infer import Inference, Inferred, Settings
 from .inference.runner import Runner, RunnerFactory
+from .inference.shard import Shard
 from .inference.store import PredictionCache
 from .records import CategoryResult
 from .slicefinder import Slice, SliceSettings
@@ -45,6 +46,9 @@ class Options:
     no_cache: bool = False
     cache_max_age: int = 30   # days; 0 never prunes
     slices: SliceSettings | None = field(default_factory=SliceSettings)   # None: --edgecases-slices=off
+    predictions: tuple[Path, ...] = ()      # --edgecases-predictions, globs expanded
+    shard: Shard | None = None              # --edgecases-shard: infer this shard, write it, judge nothing
+    save_predictions: Path | None = None    # --edgecases-save-predictions
 
 
 @dataclass
@@ -83,6 +87,8 @@ class EdgecasesSession:
         self.slices: list[Slice] = []                       # found at the end, from all results (controller)
         self.today = dt.date.today()
         self._baseline: Baseline | EdgecasesError | None = None   # read once, or the error reading it raised
+        self.shard_note: str | None = None      # why a shard's items are skipped (what it wrote)
+        self.save_error: EdgecasesError | None = None   # --edgecases-save-predictions could not be written
 
     # -- collection ---------------------------------------------------------------------------
     def load(self, path: Path) -> Loaded:
@@ -102,8 +108,34 @@ class EdgecasesSession:
         self.prepared = True
         self.selected = list(selected)
         settings = Settings(rootdir=self.rootdir, device=self.options.device, precision=self.options.precision,
-                            cache_file=self.cache_file, run_id=self.run_id, has_model_hook=self.has_model_hook)
-        Inference(settings, self.runner_for, self.inferred, self.write, self.notes).infer(self.selected)
+                            cache_file=self.cache_file, run_id=self.run_id, has_model_hook=self.has_model_hook,
+                            prediction_files=self.options.predictions, shard=self.options.shard,
+                            save=self.options.save_predictions is not None)
+        inference = Inference(settings, self.runner_for, self.inferred, self.write, self.notes)
+        inference.infer(self.selected)
+        if self.options.save_predictions is not None:
+            self._save_predictions(self.options.save_predictions, inference.saved_rows())
+
+    def _save_predictions(self, path: Path, rows: list[predfiles.Row]) -> None:
+        """Write the run's (or the shard's) predictions; under xdist one worker writes (each holds them all)."""
+        shard = self.options.shard
+        if shard is not None:
+            self.shard_note = f"shard {shard}: {len(rows):,} of {self.inferred.shard_total:,} predictions written"
+        if self.worker_id not in (None, "gw0"):
+            return
+        try:
+            predfiles.write(path, rows)
+        except OSError as exc:
+            self.save_error = EdgecasesError(f"cannot write the predictions file: {exc.strerror or exc}", str(path))
+            return
+        shown = path.relative_to(self.rootdir).as_posix() if path.is_relative_to(self.rootdir) else str(path)
+        self.notes.append(f"edgecases: {len(rows)} predictions written to {shown}")
+
+    def skip_reason(self, suite: Suite) -> str | None:
+        """Why a category is not judged in a shard run (None: judge it, or fail with the suite's error)."""
+        if self.shard_note is None or self.save_error is not None or suite.path in self.inferred.failures:
+            return None
+        return self.shard_note
 
     def _local_runner(self, suite: Suite) -> Runner:
         """The runner for a suite whose model must be built: this process, with torch."""
@@ -159,8 +191,12 @@ class EdgecasesSession:
 
     def _judge(self, suite: Suite, category: Category, index: int) -> CategoryResult:
         inferred = self.inferred
+        if self.save_error is not None:
+            raise self.save_error
         if suite.path in inferred.failures:
             raise inferred.failures[suite.path]
+        if (suite.path, category.test_name) in inferred.unjudged:
+            raise inferred.unjudged[(suite.path, category.test_name)]
         scored = []
         for ex in category.examples:
             pred = inferred.prediction(suite, category, ex)

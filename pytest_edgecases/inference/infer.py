@@ -1,9 +1,12 @@
 """Infer every selected example once: hash the images, key them, look the keys up, run what the store lacks.
 
-For each suite, under the xdist run's lock (xdist.py): a model known without building it (from
-this run's first worker, or from a recipe memo, recipe.py) gives the prediction keys at once; if
-the store holds them all, that is the end, and torch was never imported. Otherwise the suite's
-runner (runner.py) identifies its model, which gives the keys, and predicts what the store lacks.
+For each suite, under the xdist run's lock (xdist.py): first the predictions files (predfiles.py),
+matched by each example's input key; what they cover is not inferred, and where they cover all,
+torch is never imported. With a shard (shard.py), only the shard's inputs go on. Then a model
+known without building it (from this run's first worker, or from a recipe memo, recipe.py) gives the
+prediction keys at once; if the store holds them all, that is the end, and torch was never imported.
+Otherwise the suite's runner (runner.py) identifies its model, which gives the keys, and predicts
+what the store lacks. A suite with nothing to run its model leaves the uncovered categories not judged.
 """
 from __future__ import annotations
 
@@ -21,10 +24,11 @@ from ..errors import EdgecasesError
 from ..gcpolicy import paused_gc
 from ..records import Prediction, RunInfo
 from ..suite import Category, Example, Suite
-from . import keys, recipe, xdist
+from . import keys, predfiles, recipe, xdist
 from .device import torch_free_device
 from .digests import file_digests
 from .runner import Job, RunnerFactory
+from .shard import Shard
 from .store import PredictionCache
 
 
@@ -38,6 +42,8 @@ class Inferred:
     shas: dict[Path, str] = field(default_factory=dict)
     failures: dict[Path, EdgecasesError] = field(default_factory=dict)
     run_info: dict[Path, RunInfo] = field(default_factory=dict)
+    unjudged: dict[tuple[Path, str], EdgecasesError] = field(default_factory=dict)   # (suite, test name): why
+    shard_total: int = 0                                       # the run's inputs, every shard's together
 
     def prediction(self, suite: Suite, category: Category, example: Example) -> Prediction | None:
         """The example's prediction in this category (None if it was not inferred)."""
@@ -60,6 +66,9 @@ class Settings:
     cache_file: Path | None                      # None: no cache (--edgecases-no-cache, or none possible)
     run_id: str | None                           # the xdist run this worker belongs to
     has_model_hook: Callable[[Suite], bool]
+    prediction_files: tuple[Path, ...] = ()      # --edgecases-predictions, globs expanded
+    shard: Shard | None = None                   # --edgecases-shard: infer only this shard's inputs
+    save: bool = False                           # keep every prediction for --edgecases-save-predictions
 
 
 class KnownModel(NamedTuple):
@@ -68,6 +77,15 @@ class KnownModel(NamedTuple):
     key: str            # keys.model_key
     fingerprint: str
     device: str
+
+
+class Inputs(NamedTuple):
+    """A suite's examples by input key (keys.input_key), and which of them this run leaves alone."""
+
+    of: dict[tuple[str, str], str]   # (test name, example path) -> input key
+    skip: set[str]                   # input keys predicted by files, or another shard's
+    from_files: int                  # inputs the files predicted
+    model: str | None = None         # the model the files say made them, where they name one alone
 
 
 class LookedUp(NamedTuple):
@@ -84,6 +102,8 @@ class Inference:
     def __init__(self, settings: Settings, runner_for: RunnerFactory, out: Inferred,
                  write: Callable[[str], None], notes: list[str]):
         self.settings, self.runner_for, self.out, self.write, self.notes = settings, runner_for, out, write, notes
+        self.files: predfiles.PredictionFiles | None = None   # --edgecases-predictions, read in infer()
+        self._saving: list[tuple[Suite, Sequence[Category], Inputs | None]] = []   # for saved_rows()
 
     def infer(self, selected: Sequence[tuple[Suite, Category]]) -> None:
         """Infer every example of the selected categories; a suite that cannot be inferred goes to out.failures."""
@@ -97,11 +117,17 @@ class Inference:
             categories = [cat for cats in by_suite.values() for cat in cats]
             versions = keys.library_versions()
             recipes = {path: self._recipe(suite, versions, store) for path, suite in suites.items()}
-            if not self.settings.run_id and not all(r and store.get_model(r) for r in recipes.values()):
+            try:
+                self.files = self._read_files(self.settings.prediction_files, self.settings.rootdir)
+            except EdgecasesError as exc:   # no suite is judged on a file that cannot be read
+                self.out.failures.update(dict.fromkeys(suites, exc))
+                return
+            from_files = bool(self.files or any(_own_file(s) for s in suites.values()))
+            if not (self.settings.run_id or from_files) and not all(r and store.get_model(r) for r in recipes.values()):
                 # A model that must be built (one files do not determine, or one not seen before) needs
                 # torch whatever the store holds: import it (seconds of one core) while the images are
                 # hashed on the others. Not under xdist: there a worker that finds the run's predictions
-                # needs no torch at all.
+                # needs no torch at all; nor does a run whose predictions files may cover everything.
                 with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgecases-hash") as pool:
                     hashing = pool.submit(self._hash_files, categories, store)
                     try:
@@ -139,30 +165,151 @@ class Inference:
             return None
         return recipe.model_recipe(suite, self.settings.rootdir, versions, lambda files: file_digests(files, store))
 
+    @staticmethod
+    def _read_files(paths: Sequence[Path], root: Path | None = None) -> predfiles.PredictionFiles | None:
+        """The predictions files' rows (None without files); raises EdgecasesError naming a bad file."""
+        if not paths:
+            return None
+        shown = [p.relative_to(root).as_posix() if root and p.is_relative_to(root) else str(p) for p in paths]
+        return predfiles.load(paths, shown)
+
     def _infer_suite(self, suite: Suite, categories: Sequence[Category], store: PredictionCache,
                      versions: dict[str, str], recipe_key: str | None) -> None:
         started = time.perf_counter()
+        inputs = self._inputs(suite, categories)
+        if self.settings.save:
+            self._keep(suite, categories, inputs)   # at the end: the rows the model predicts are added too
+        if inputs is not None and len(inputs.skip) == len(set(inputs.of.values())):
+            self._ran(suite, started, inputs.model, None, versions, 0, 0, inputs.from_files)
+            return
+        if inputs is not None and not self._runnable(suite):
+            self._unjudged(suite, categories, inputs)
+            self._ran(suite, started, inputs.model, None, versions, 0, 0, inputs.from_files,
+                      len(set(inputs.of.values())))
+            return
         # Under xdist the first worker to take the lock infers; the others wait (asleep), then find its
         # predictions and the model key it computed, and need not build the model or import torch.
         with xdist.run_lock(self.settings.run_id):
             known = self._known_model(suite, versions, recipe_key, store)
             looked_up = None
             if known is not None:
-                looked_up = self._lookup(suite, categories, known.key, store)
+                looked_up = self._lookup(suite, categories, known.key, store, inputs)
                 if len(looked_up.found) == len(looked_up.jobs):
                     self.out.predictions.update(looked_up.found)
-                    self._ran(suite, started, known.fingerprint, known.device, versions, looked_up, [])
+                    self._ran(suite, started, known.fingerprint, known.device, versions, len(looked_up.found), 0,
+                              inputs.from_files if inputs else None)
                     return
-            self._infer_built(suite, categories, store, versions, recipe_key, started, looked_up)
+            self._infer_built(suite, categories, store, versions, recipe_key, started, looked_up, inputs)
+
+    def _inputs(self, suite: Suite, categories: Sequence[Category]) -> Inputs | None:
+        """Each example's input key, with what the predictions files predict taken (None: no files, no shard)."""
+        own = _own_file(suite)
+        if self.files is None and own is None and self.settings.shard is None:
+            return None
+        files = self.files
+        if own is not None:   # model: {predictions: FILE}: read for its suite, after the run's own files
+            extra = self._read_files([own], self.settings.rootdir)
+            assert extra is not None
+            files = predfiles.PredictionFiles([*(self.files.tables if self.files else []), *extra.tables])
+        rootdir, described = self.settings.rootdir, suite.preprocess.describe()
+        of: dict[tuple[str, str], str] = {}
+        wanted: dict[str, predfiles.Wanted] = {}
+        with paused_gc():
+            for cat in categories:
+                for ex in cat.examples:
+                    sha = self.out.shas.get(ex.file, "")
+                    seed = keys.example_seed(ex.file, rootdir, cat.transform)
+                    key = keys.input_key(sha, ex.file, cat.transform, seed, described)
+                    of[(cat.test_name, ex.path)] = key
+                    if key not in wanted:
+                        wanted[key] = predfiles.Wanted(key, ex.path if cat.transform is None else None, sha)
+        skip: set[str] = set()
+        from_files = 0
+        model = None
+        if files is not None:
+            listed = list(wanted.values())
+            matched = files.match(suite.name, suite.labels, listed)
+            for index, prediction in matched.predictions.items():
+                key = listed[index].key
+                self.out.predictions[_file_key(suite, key)] = prediction
+                skip.add(key)
+            from_files = len(matched.predictions)
+            model = next(iter(matched.models)) if len(matched.models) == 1 else None
+            for (test_name, path), key in of.items():
+                if key in skip:
+                    self.out.keys[(suite.path, test_name, path)] = _file_key(suite, key)
+            self._stale_notes(matched.stale)
+        shard = self.settings.shard
+        if shard is not None:
+            self.out.shard_total += len(wanted)
+            skip.update(key for key in wanted if key not in skip and not shard.holds(key))
+        return Inputs(of, skip, from_files, model)
+
+    def _stale_notes(self, stale: Sequence[predfiles.Stale]) -> None:
+        """Name the rows not used because their image has changed since (the first few, and a count)."""
+        for row in stale[:3]:
+            self.notes.append(f"edgecases: {row.where}: {row.path} has changed since it was predicted "
+                              "(its sha256 differs): the row is not used")
+        if len(stale) > 3:
+            self.notes.append(f"edgecases: … and {len(stale) - 3} more stale rows not used")
+
+    def _runnable(self, suite: Suite) -> bool:
+        """Whether the suite has a model to infer what the files do not cover."""
+        return (suite.model is not None and suite.model.kind != "predictions") or self.settings.has_model_hook(suite)
+
+    def _unjudged(self, suite: Suite, categories: Sequence[Category], inputs: Inputs) -> None:
+        """Leave each category with an example the files do not cover not judged, saying which (shards aside:
+        there nothing is judged)."""
+        if self.settings.shard is not None:
+            return
+        for cat in categories:
+            missing = [ex.path for ex in cat.examples if inputs.of[(cat.test_name, ex.path)] not in inputs.skip]
+            if missing:
+                shown = ", ".join(missing[:3]) + (" …" if len(missing) > 3 else "")
+                self.out.unjudged[(suite.path, cat.test_name)] = EdgecasesError(
+                    f"{len(missing)} of {len(cat.examples)} images have no prediction in the predictions files, "
+                    f"and the suite has no model to infer them: {shown}", suite.display, cat.line,
+                    hint="predict them (python -m pytest_edgecases jobs lists every input), or give the suite "
+                         "a model: section")
+
+    def _keep(self, suite: Suite, categories: Sequence[Category], inputs: Inputs | None) -> None:
+        """Remember how to find the suite's predictions for --edgecases-save-predictions (read after the run)."""
+        self._saving.append((suite, categories, inputs))
+
+    def saved_rows(self) -> list[predfiles.Row]:
+        """The run's predictions (a shard's own only), one row per suite and input, for a predictions file."""
+        rows: dict[tuple[str, str], predfiles.Row] = {}
+        shard = self.settings.shard
+        rootdir = self.settings.rootdir
+        for suite, categories, inputs in self._saving:
+            described = suite.preprocess.describe()
+            run = self.out.run_info.get(suite.path)
+            model = (run.model if run else None) or ""
+            for cat in categories:
+                for ex in cat.examples:
+                    if inputs is not None:
+                        key = inputs.of[(cat.test_name, ex.path)]
+                    else:
+                        seed = keys.example_seed(ex.file, rootdir, cat.transform)
+                        key = keys.input_key(self.out.shas.get(ex.file, ""), ex.file, cat.transform, seed, described)
+                    if (suite.name, key) in rows or (shard is not None and not shard.holds(key)):
+                        continue
+                    prediction = self.out.prediction(suite, cat, ex)
+                    if prediction is not None:
+                        rows[(suite.name, key)] = predfiles.Row(suite.name, suite.labels, key, prediction, model)
+        return list(rows.values())
 
     def _lookup(self, suite: Suite, categories: Sequence[Category], model_key: str,
-                store: PredictionCache) -> LookedUp:
-        """Every example's job (recording its key for judging), and the predictions the store holds for them."""
+                store: PredictionCache, inputs: Inputs | None = None) -> LookedUp:
+        """Every example's job (recording its key for judging), and the predictions the store holds for them;
+        an example whose input ``inputs`` skips is left out."""
         rootdir = self.settings.rootdir
         with paused_gc():
             jobs: dict[str, Job] = {}
             for cat in categories:
                 for ex in cat.examples:
+                    if inputs is not None and inputs.of[(cat.test_name, ex.path)] in inputs.skip:
+                        continue
                     seed = keys.example_seed(ex.file, rootdir, cat.transform)
                     sha = self.out.shas.get(ex.file, "")
                     key = keys.example_key(model_key, sha, ex.file, cat.transform, seed)
@@ -188,7 +335,7 @@ class Inference:
 
     def _infer_built(self, suite: Suite, categories: Sequence[Category], store: PredictionCache,
                      versions: dict[str, str], recipe_key: str | None, started: float,
-                     looked_up: LookedUp | None) -> None:
+                     looked_up: LookedUp | None, inputs: Inputs | None) -> None:
         """Have the runner build the model, then infer what the store does not hold.
 
         ``looked_up`` (a known model with some images new) is reused when the built model has its key,
@@ -204,7 +351,7 @@ class Inference:
             store.put_run(self.settings.run_id, str(suite.path),
                           {"env": model_key, "model": model.fingerprint, "device": model.device})
         if looked_up is None or looked_up.model_key != model_key:
-            looked_up = self._lookup(suite, categories, model_key, store)
+            looked_up = self._lookup(suite, categories, model_key, store, inputs)
         try:
             missing = [job for key, job in looked_up.jobs.items() if key not in looked_up.found]
             self.out.predictions.update(looked_up.found)
@@ -217,21 +364,40 @@ class Inference:
             if exc.path is None:   # the model's output is at fault: point at the suite's model
                 exc.path, exc.line = suite.display, suite.model.line if suite.model else None
             raise
-        self._ran(suite, started, model.fingerprint, model.device, versions, looked_up, missing)
+        self._ran(suite, started, model.fingerprint, model.device, versions, len(looked_up.found), len(missing),
+                  inputs.from_files if inputs else None)
 
-    def _ran(self, suite: Suite, started: float, fingerprint: str, device: str, versions: dict[str, str],
-             looked_up: LookedUp, missing: Sequence[Job]) -> None:
-        """Record what inference did (report, baseline) and say so in one line."""
+    def _ran(self, suite: Suite, started: float, fingerprint: str | None, device: str | None,
+             versions: dict[str, str], found: int, inferred: int, from_files: int | None,
+             images: int | None = None) -> None:
+        """Record what inference did (report, baseline) and say so in one line (``images``: the inputs, where
+        some have no prediction)."""
         elapsed = time.perf_counter() - started
-        images, found = len(looked_up.jobs), len(looked_up.found)
+        images = images if images is not None else found + inferred + (from_files or 0)
         self.out.run_info[suite.path] = RunInfo(
-            model=fingerprint[:16], device=device, precision=self.settings.precision,
+            model=fingerprint[:16] if fingerprint else None, device=device, precision=self.settings.precision,
             versions=versions, preprocess=suite.preprocess.describe(), images=images,
-            inferred=len(missing), cached=found, seconds=round(elapsed, 3),
+            inferred=inferred, cached=found, from_files=from_files, seconds=round(elapsed, 3),
             python=platform.python_version(), date=dt.datetime.now().isoformat(timespec="seconds"),
         )
-        self.write(f"edgecases: {suite.name}: {images} images, {len(missing)} inferred, "
-                   f"{found} from cache, on {device} in {elapsed:.1f}s")
+        shard = self.settings.shard
+        files = f"{from_files} from predictions files, " if from_files is not None and not shard else ""
+        head = f"shard {shard}: {images} images" if shard else f"{images} images"
+        where = f"on {device}" if device else "no model run"
+        self.write(f"edgecases: {suite.name}: {head}, {files}{inferred} inferred, "
+                   f"{found} from cache, {where} in {elapsed:.1f}s")
+
+
+def _own_file(suite: Suite) -> Path | None:
+    """The suite's own predictions file (``model: {predictions: FILE}``), or None."""
+    spec = suite.model
+    return (suite.dir / spec.target).resolve() if spec is not None and spec.kind == "predictions" else None
+
+
+def _file_key(suite: Suite, input_key: str) -> str:
+    """The key a prediction read from a file is held under for judging: per suite, since two suites'
+    models answer the same input differently (a model's prediction key is a digest, never this)."""
+    return f"file:{suite.path}:{input_key}"
 
 
 class _Progress:

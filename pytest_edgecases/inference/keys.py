@@ -18,6 +18,12 @@ Prediction (``example_key``): digest of
   - the transform's key (``Level.key``, which holds ``transforms.IMPLEMENTATION_VERSION``) and
     the seed that ``example_seed`` derives from the example's identity.
 
+Model input (``input_key``), the key of a job in a jobs file or a predictions file (predfiles.py):
+``INPUT_TAG``, the image's SHA-256, the transform's key and seed, and the declared preprocessing.
+The model is not part of it: it addresses what any engine is given, so predictions made elsewhere
+(another machine, another engine, a CI shard) are matched to examples by it. Such predictions
+are never written to the prediction cache, whose keys say which model made a value.
+
 Model recipe (``recipe_key``), the key of the memo that lets a rerun know a model's fingerprint
 without building it: ``RECIPE_TAG``, the model's kind, target and args, each defining file's path in
 the project with its SHA-256, the library versions and the Python version.
@@ -48,6 +54,8 @@ from ..transforms import Level, seed_for
 NUMERICS = "2"   # 2: channels_last model and input on CPU
 #: Bump when what recipe.py counts as a model's defining files changes.
 RECIPE_TAG = "model-recipe-2"
+#: Bump when what a model input's key (input_key) is made of changes: predictions files keyed before stop matching.
+INPUT_TAG = "model-input-1"
 #: Bump when report/thumbs.data_uri's output changes.
 THUMBNAIL_VERSION = "1"
 
@@ -92,6 +100,13 @@ def example_seed(file: Path, rootdir: Path, transform: Level | None) -> int:
 def example_key(model: str, sha256: str, file: Path, transform: Level | None, seed: int) -> str:
     """The prediction's key: the model key, the image's bytes, and the transform applied to them."""
     return digest(model, sha256 or f"unreadable:{file}", transform.key if transform is not None else "", str(seed))
+
+
+def input_key(sha256: str, file: Path, transform: Level | None, seed: int, preprocess: str) -> str:
+    """The content address of a model's input, without the model: the image's bytes, the transform applied
+    to them and its seed, and the declared preprocessing (``Preprocess.describe()``)."""
+    return digest(INPUT_TAG, sha256 or f"unreadable:{file}", transform.key if transform is not None else "",
+                  str(seed), preprocess)
 
 
 def recipe_key(spec: ModelSpec, files: list[str], versions: dict[str, str]) -> str:

@@ -11,12 +11,11 @@ import torch
 
 from ..errors import EdgecasesError
 from ..images import ImageError, decode_rgb, read_bytes
-from ..records import Prediction
+from ..records import TOP_K, Prediction
 from ..transforms import apply
 from .preprocess import Preprocessor
 from .runner import Job
 
-TOP_K = 5
 #: The dtype of each --edgecases-precision (session.PRECISIONS names them).
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
