@@ -342,7 +342,9 @@ class Inference:
         as it does unless something changed.
         """
         runner = self.runner_for(suite)
+        building = time.perf_counter()
         model = runner.identify()
+        built_in = time.perf_counter() - building
         model_key = keys.model_key(model.fingerprint, suite, model.custom_source, versions, model.device_type,
                                    self.settings.precision)
         if recipe_key:
@@ -366,6 +368,9 @@ class Inference:
             raise
         self._ran(suite, started, model.fingerprint, model.device, versions, len(looked_up.found), len(missing),
                   inputs.from_files if inputs else None)
+        hint = None if missing else skip_build_hint(suite, self.settings.has_model_hook)
+        if hint:
+            self.write(f"edgecases: {suite.name}: model built only to identify it ({built_in:.1f}s): {hint}")
 
     def _ran(self, suite: Suite, started: float, fingerprint: str | None, device: str | None,
              versions: dict[str, str], found: int, inferred: int, from_files: int | None,
@@ -398,6 +403,27 @@ def _file_key(suite: Suite, input_key: str) -> str:
     """The key a prediction read from a file is held under for judging: per suite, since two suites'
     models answer the same input differently (a model's prediction key is a digest, never this)."""
     return f"file:{suite.path}:{input_key}"
+
+
+def skip_build_hint(suite: Suite, has_model_hook: Callable[[Suite], bool]) -> str | None:
+    """What would let a rerun that infers nothing skip building the model, or None when nothing would.
+
+    A factory can read any file, so without `defined_by:` its model is built on every run just to
+    learn its fingerprint; on a warm rerun that is most of the run's time, and nothing said so.
+    """
+    spec = suite.model
+    if spec is None or spec.kind != "factory" or spec.defined_by or has_model_hook(suite):
+        return None
+    if suite.preprocess.callable:
+        return None   # a preprocess callable can read any file too: defined_by: would not be enough
+    top = spec.target.split(":", 1)[0].split(".", 1)[0]
+    if (suite.dir / top).is_dir():
+        named = f"{top}/"
+    elif (suite.dir / f"{top}.py").is_file():
+        named = f"{top}.py"
+    else:
+        named = "the files that define the model"
+    return f"add defined_by: [{named}] to the suite's model: section to skip this (docs/performance.md)"
 
 
 class _Progress:

@@ -366,12 +366,30 @@ def test_a_defined_by_folder_linking_out_of_the_project_means_building(tiny_proj
     assert builds == ["factory"] * 2
 
 
-def test_a_factory_without_defined_by_is_always_built(tiny_project, pytester, builds):
+def test_a_factory_without_defined_by_is_always_built_and_the_rerun_says_how_to_skip_that(tiny_project, pytester,
+                                                                                        builds):
     (pytester.path / "settingsmodel.py").write_text(SETTINGS_MODEL)
     tiny_project(model_suite('{factory: "settingsmodel:build"}', min_accuracy=0.0))
-    for _ in range(2):
-        pytester.runpytest("--edgecases", "--edgecases-device=cpu")
+    hint = "edgecases: colours: model built only to identify it (*s): add defined_by: ?settingsmodel.py? to the " \
+        "suite's model: section to skip this (docs/performance.md)"   # ? for the brackets: fnmatch reads [] as a class
+    first = pytester.runpytest("--edgecases", "--edgecases-device=cpu")
+    assert "built only to identify it" not in first.stdout.str()   # it inferred: building was needed
+    rerun = pytester.runpytest("--edgecases", "--edgecases-device=cpu")
+    assert inferred_line(rerun) == (24, 0, 24)
+    rerun.stdout.fnmatch_lines([hint])
     assert builds == ["factory"] * 2
+
+
+def test_no_build_hint_where_defined_by_would_not_help(tiny_project, pytester):
+    """A conftest hook's model (or a preprocess callable) can read anything: no remedy is offered."""
+    (pytester.path / "settingsmodel.py").write_text(SETTINGS_MODEL)
+    tiny_project(model_suite('{factory: "settingsmodel:build"}', min_accuracy=0.0))
+    pytester.makeconftest("import settingsmodel\n\n"
+                          "def pytest_edgecases_load_model(suite):\n    return settingsmodel.build()\n")
+    for _ in range(2):
+        result = pytester.runpytest("--edgecases", "--edgecases-device=cpu")
+    assert inferred_line(result) == (24, 0, 24)
+    assert "built only to identify it" not in result.stdout.str()
 
 
 RECORD_TORCH = """
