@@ -68,6 +68,7 @@ class KnownModel(NamedTuple):
     key: str            # keys.model_key
     fingerprint: str
     device: str
+    preprocess: str = ""   # the preprocessing resolved for it, where not the suite's as declared
 
 
 class LookedUp(NamedTuple):
@@ -151,7 +152,8 @@ class Inference:
                 looked_up = self._lookup(suite, categories, known.key, store)
                 if len(looked_up.found) == len(looked_up.jobs):
                     self.out.predictions.update(looked_up.found)
-                    self._ran(suite, started, known.fingerprint, known.device, versions, looked_up, [])
+                    self._ran(suite, started, known.fingerprint, known.device, versions, looked_up, [],
+                              known.preprocess)
                     return
             self._infer_built(suite, categories, store, versions, recipe_key, started, looked_up)
 
@@ -178,13 +180,13 @@ class Inference:
         if self.settings.run_id:
             run = store.get_run(self.settings.run_id, str(suite.path))
             if run is not None:
-                return KnownModel(run["env"], run["model"], run["device"])
+                return KnownModel(run["env"], run["model"], run["device"], run.get("preprocess", ""))
         fingerprint = store.get_model(recipe_key) if recipe_key else None
         if fingerprint is None:
             return None
         device = self._device_without_torch or "cpu"
         return KnownModel(keys.model_key(fingerprint, suite, "", versions, device, self.settings.precision),
-                          fingerprint, device)
+                          fingerprint, device, store.get_blob(_PREPROCESS_MEMO + recipe_key) or "")
 
     def _infer_built(self, suite: Suite, categories: Sequence[Category], store: PredictionCache,
                      versions: dict[str, str], recipe_key: str | None, started: float,
@@ -200,9 +202,12 @@ class Inference:
                                    self.settings.precision)
         if recipe_key:
             store.put_model(recipe_key, model.fingerprint)
+            if model.preprocess:   # a saved model's own preprocessing, for the run info of a rerun without it
+                store.put_blob(_PREPROCESS_MEMO + recipe_key, model.preprocess)
         if self.settings.run_id:
             store.put_run(self.settings.run_id, str(suite.path),
-                          {"env": model_key, "model": model.fingerprint, "device": model.device})
+                          {"env": model_key, "model": model.fingerprint, "device": model.device,
+                           "preprocess": model.preprocess})
         if looked_up is None or looked_up.model_key != model_key:
             looked_up = self._lookup(suite, categories, model_key, store)
         try:
@@ -217,21 +222,25 @@ class Inference:
             if exc.path is None:   # the model's output is at fault: point at the suite's model
                 exc.path, exc.line = suite.display, suite.model.line if suite.model else None
             raise
-        self._ran(suite, started, model.fingerprint, model.device, versions, looked_up, missing)
+        self._ran(suite, started, model.fingerprint, model.device, versions, looked_up, missing, model.preprocess)
 
     def _ran(self, suite: Suite, started: float, fingerprint: str, device: str, versions: dict[str, str],
-             looked_up: LookedUp, missing: Sequence[Job]) -> None:
+             looked_up: LookedUp, missing: Sequence[Job], preprocess: str = "") -> None:
         """Record what inference did (report, baseline) and say so in one line."""
         elapsed = time.perf_counter() - started
         images, found = len(looked_up.jobs), len(looked_up.found)
         self.out.run_info[suite.path] = RunInfo(
             model=fingerprint[:16], device=device, precision=self.settings.precision,
-            versions=versions, preprocess=suite.preprocess.describe(), images=images,
+            versions=versions, preprocess=preprocess or suite.preprocess.describe(), images=images,
             inferred=len(missing), cached=found, seconds=round(elapsed, 3),
             python=platform.python_version(), date=dt.datetime.now().isoformat(timespec="seconds"),
         )
         self.write(f"edgecases: {suite.name}: {images} images, {len(missing)} inferred, "
                    f"{found} from cache, on {device} in {elapsed:.1f}s")
+
+
+#: Prefix of the store's memo of the preprocessing resolved for a recipe's model (shown in the run info).
+_PREPROCESS_MEMO = "preprocess:"
 
 
 class _Progress:
