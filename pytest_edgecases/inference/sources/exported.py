@@ -33,8 +33,23 @@ def build(suite: Suite, spec: ModelSpec, args: dict[str, Any]) -> torch.nn.Modul
         else:
             os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = before
     batch = _fixed_batch(program)
-    module = program.module()
+    module = Exported(program.module())
     return FixedBatch(module, batch) if batch else module
+
+
+class Exported(torch.nn.Module):
+    """A program's module, which refuses eval() and train(): it runs in the mode it was exported in."""
+
+    def __init__(self, module: torch.nn.Module):
+        super().__init__()
+        self.program = module
+
+    def train(self, mode: bool = True) -> Exported:
+        self.training = mode
+        return self
+
+    def forward(self, batch: torch.Tensor) -> object:
+        return self.program(batch)
 
 
 def _fixed_batch(program: Any) -> int | None:
