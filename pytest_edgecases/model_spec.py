@@ -103,7 +103,7 @@ def parse_model(ctx: Context, raw: Any, line: int) -> ModelSpec:
         raise ctx.error(f"model.factory '{target}' is not an import path", kline,
                         hint="write it as module.path:callable, e.g. signs.model:build")
     if "weights" in model and kind not in _TAKES_WEIGHTS:
-        raise ctx.error(f"a {kind} model carries its weights; remove weights:", model.line_of("weights"))
+        raise ctx.error(f"a {kind}: model carries its weights; remove weights:", model.line_of("weights"))
     if kind in _ARCHIVES:
         weights, weights_display = _archive(ctx, kind, target, kline), target
     elif kind == "huggingface":
@@ -131,7 +131,7 @@ def parse_model(ctx: Context, raw: Any, line: int) -> ModelSpec:
     kwargs: dict[str, Any] = {}
     if "args" in model:
         if kind not in ("factory", "torchvision", "timm"):
-            raise ctx.error(f"a {kind} model takes no args:", model.line_of("args"))
+            raise ctx.error(f"a {kind}: model takes no args:", model.line_of("args"))
         mapping = ctx.mapping(model["args"], model.line_of("args"), "model.args")
         args, kwargs = frozen(mapping), {str(k): v for k, v in plain(mapping).items()}
     defined_by = _defined_by(ctx, model, kind) if "defined_by" in model else ()

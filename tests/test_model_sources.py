@@ -3,13 +3,14 @@
 Tiny models are built here with random weights and saved as each library saves them; a suite then
 runs each through the plugin, and every example's top-1 and probability must match the library's
 own preprocessing and forward pass on the same image (within 1e-5; ONNX within 1e-4). The bad
-inputs the issue lists are each a clear error naming file and line (test_model_source_errors.py).
+inputs the issue lists are each a clear error naming file and line (the second half of this file).
 """
 from __future__ import annotations
 
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -243,3 +244,141 @@ def test_a_warm_rerun_knows_each_saved_model_from_its_files_and_imports_no_model
     settings = json.loads(config.read_text())
     config.write_text(json.dumps({**settings, "image_mean": [0.4, 0.4, 0.4]}))
     assert inferred(pytester.runpytest_subprocess(*args))["hf"] == (6, 0)
+
+
+# -- bad input: each a clear error naming file and line, before anything is written -----------------
+
+def suite_error(root: Path, saved: Path, model: str, labels: str = "labels: [cat, dog]", preprocess: str = "") -> str:
+    from pytest_edgecases.errors import EdgecasesError
+    from pytest_edgecases.suite import load_suite
+
+    suite = project(root, saved, model, labels=labels, preprocess=preprocess)
+    with pytest.raises(EdgecasesError) as info:
+        load_suite(suite, root)
+    return str(info.value)
+
+
+def test_a_folder_without_config_json(tmp_path, saved):
+    project(tmp_path, saved, "{timm: models/timm_dir}")
+    (tmp_path / "models" / "timm_dir" / "config.json").unlink()
+    assert suite_error(tmp_path, saved, "{timm: models/timm_dir}").startswith(
+        "edgecases.yaml:3: model.timm folder 'models/timm_dir' has no config.json")
+
+
+def test_pickled_bin_weights_are_refused_where_safetensors_are_required(tmp_path, saved):
+    folder = tmp_path / "models" / "hf_vit"
+    project(tmp_path, saved, "{huggingface: models/hf_vit}")
+    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+    message = suite_error(tmp_path, saved, "{huggingface: models/hf_vit}")
+    assert message.startswith("edgecases.yaml:3: model.huggingface folder 'models/hf_vit' holds pytorch_model.bin, "
+                              "pickled weights, which could run code when loaded; safetensors are required")
+    assert "safe_serialization=True" in message
+
+
+def test_labels_that_disagree_with_id2label_show_both(tmp_path, saved):
+    message = suite_error(tmp_path, saved, "{huggingface: models/hf_vit}", labels="labels: [dog, cat]")
+    assert message.startswith("edgecases.yaml:2: labels disagree with the model's id2label at index 0: "
+                              "suite ['dog', 'cat'], model ['cat', 'dog']")
+
+
+def test_a_head_of_another_size_than_the_labels_is_an_error_not_a_new_head(tmp_path, saved):
+    assert suite_error(tmp_path, saved, "{huggingface: models/hf_vit}", labels="labels: [cat, dog, fox]").startswith(
+        "edgecases.yaml:2: the model has 2 outputs but the suite has 3 labels")
+    assert suite_error(tmp_path, saved, "{timm: models/timm_dir}", labels="labels: [a, b, c]").startswith(
+        "edgecases.yaml:2: the model has 2 outputs but the suite has 3 labels")
+
+
+def test_placeholder_labels_are_refused_unless_the_suite_gives_labels(tmp_path, saved):
+    project(tmp_path, saved, "{huggingface: models/hf_vit}")
+    config = tmp_path / "models" / "hf_vit" / "config.json"
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "id2label": {"0": "LABEL_0", "1": "LABEL_1"}}))
+    assert suite_error(tmp_path, saved, "{huggingface: models/hf_vit}", labels="").startswith(
+        "edgecases.yaml:3: the model's id2label holds placeholder names (LABEL_0, LABEL_1, ...), not classes")
+    from pytest_edgecases.suite import load_suite
+
+    suite = project(tmp_path, saved, "{huggingface: models/hf_vit}", labels="labels: [cat, dog]")
+    assert load_suite(suite, tmp_path).labels == ("cat", "dog")
+
+
+@pytest.mark.parametrize("model, message", [
+    ("{timm: resnet50.a1_in1k}", "edgecases.yaml:3: model.timm 'resnet50.a1_in1k' is a timm model name without "
+                                 "weights:, or a folder that does not exist"),
+    ("{onnx: models/cnn.pt2}", "edgecases.yaml:3: model.onnx 'models/cnn.pt2' must be an ONNX file, named *.onnx"),
+    ("{exported: models/gone.pt2}", "edgecases.yaml:3: model.exported 'models/gone.pt2' does not exist"),
+    ("{huggingface: models/cnn.onnx}", "edgecases.yaml:3: model.huggingface 'models/cnn.onnx' is a file, not a folder"),
+    ("{onnx: models/cnn.onnx, weights: models/timm_resnet.safetensors}",
+     "edgecases.yaml:3: a onnx: model carries its weights; remove weights:"),
+    ("{huggingface: models/hf_vit, args: {x: 1}}", "edgecases.yaml:3: a huggingface: model takes no args:"),
+])
+def test_a_saved_model_declared_wrongly(tmp_path, saved, model, message):
+    assert suite_error(tmp_path, saved, model).startswith(message)
+
+
+def test_a_hugging_face_folder_without_its_processor_needs_a_preprocess(tmp_path, saved):
+    project(tmp_path, saved, "{huggingface: models/hf_vit}")
+    (tmp_path / "models" / "hf_vit" / "preprocessor_config.json").unlink()
+    assert suite_error(tmp_path, saved, "{huggingface: models/hf_vit}").startswith(
+        "edgecases.yaml:3: model.huggingface folder 'models/hf_vit' has no preprocessor_config.json")
+
+
+def no_traceback(result) -> None:
+    out = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in out and "site-packages" not in out
+
+
+GOOD = "good.edgecases.yaml"
+
+
+def two_suites(pytester, saved, bad_model: str, preprocess: str = DECLARED):
+    """A suite with ``bad_model`` beside a good one: the bad one fails with its file:line, the other runs."""
+    project(pytester.path, saved, "{onnx: models/cnn.onnx}", preprocess=DECLARED, name=GOOD)
+    project(pytester.path, saved, bad_model, preprocess=preprocess)
+    result = pytester.runpytest("--edgecases", "--edgecases-device=cpu")
+    assert re.search(r"edgecases: good: 6 images, 6 inferred", result.stdout.str()), result.stdout.str()
+    no_traceback(result)
+    return result
+
+
+def test_an_onnx_file_whose_input_is_not_nchw(pytester, saved):
+    result = two_suites(pytester, saved, "{onnx: models/nhwc.onnx}")
+    assert ("edgecases.yaml:3: 'models/nhwc.onnx' takes (images: [1, 16, 16, 3]); an image classifier takes one "
+            "N×3×H×W input\n  hint: export the model with one NCHW image batch as its input") in result.stdout.str()
+
+
+STRING_MODEL = """
+import torch
+
+
+class Talker(torch.nn.Module):
+    def forward(self, x):
+        return "a cat"
+
+
+def build():
+    return Talker()
+"""
+
+
+def test_a_model_that_returns_a_string(pytester, saved):
+    (pytester.path / "talker.py").write_text(STRING_MODEL)
+    result = two_suites(pytester, saved, '{factory: "talker:build"}')
+    result.stdout.fnmatch_lines(["*edgecases.yaml:3: the model returned a str, not logits*",
+                                 "*hint: return a tensor of shape (batch, labels)*"])
+
+
+@pytest.mark.parametrize("model, module, extra", [
+    ("{timm: models/timm_dir}", "timm", "timm"),
+    ("{huggingface: models/hf_vit}", "transformers", "huggingface"),
+    ("{onnx: models/cnn.onnx}", "onnxruntime", "onnx"),
+])
+def test_an_extra_not_installed_names_the_pip_command(pytester, saved, monkeypatch, model, module, extra):
+    import onnxruntime  # noqa: F401  (the good suite's, imported before the bad suite's is hidden)
+
+    project(pytester.path, saved, model, labels="labels: [cat, dog]")
+    monkeypatch.setitem(sys.modules, module, None)   # import fails as if it were not installed
+    result = pytester.runpytest("--edgecases", "--edgecases-device=cpu")
+    out = result.stdout.str()
+    assert f"edgecases.yaml:3: a {extra}: model needs the '{module}' package, which cannot be imported" in out
+    assert f"  hint: pip install 'pytest-edgecases[{extra}]'" in out
+    no_traceback(result)

@@ -34,7 +34,7 @@ def require(module: str, extra: str, path: str, line: int | None) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise EdgecasesError(f"a {extra} model needs the '{module}' package, which cannot be imported ({exc})",
+        raise EdgecasesError(f"a {extra}: model needs the '{module}' package, which cannot be imported ({exc})",
                              path, line, hint=f"pip install 'pytest-edgecases[{extra}]'") from None
 
 
