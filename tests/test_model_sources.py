@@ -55,7 +55,9 @@ def saved(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("models")
     torch.manual_seed(0)
     net = timm.create_model("test_resnet", pretrained=False, num_classes=2).eval()
-    timm.models.save_for_hf(net, str(out / "timm_dir"), safe_serialization=True)
+    from timm.models._hub import save_for_hf   # also timm.models.save_for_hf since timm 1.0.2x
+
+    save_for_hf(net, str(out / "timm_dir"), safe_serialization=True)
     from safetensors.torch import save_file
 
     save_file(net.state_dict(), str(out / "timm_resnet.safetensors"))
@@ -71,7 +73,7 @@ def saved(tmp_path_factory) -> Path:
     torch.export.save(torch.export.export(cnn, (torch.randn(1, 3, 16, 16),)), str(out / "cnn_batch1.pt2"))
     torch.onnx.export(cnn, example, str(out / "cnn.onnx"), input_names=["images"], output_names=["logits"],
                       dynamic_shapes=({0: batch},), dynamo=True)
-    torch.onnx.export(ChannelsLast(cnn), (torch.randn(1, 16, 16, 3),), str(out / "nhwc.onnx"),
+    torch.onnx.export(ChannelsLast(cnn).eval(), (torch.randn(1, 16, 16, 3),), str(out / "nhwc.onnx"),
                       input_names=["images"], dynamo=True)
     return out
 
@@ -149,7 +151,7 @@ def test_a_timm_model_gives_timms_numbers_with_its_own_preprocessing(pytester, s
 
 def hf_reference(folder: Path):
     model = transformers.AutoModelForImageClassification.from_pretrained(folder, local_files_only=True).eval()
-    processor = transformers.AutoImageProcessor.from_pretrained(folder, local_files_only=True, backend="pil")
+    processor = transformers.AutoImageProcessor.from_pretrained(folder, local_files_only=True, use_fast=False)
     return lambda image: model(**processor(images=image, return_tensors="pt")).logits
 
 
@@ -191,7 +193,8 @@ def test_an_onnx_file_gives_onnxruntimes_numbers(pytester, saved):
 def test_the_resolved_preprocessing_is_in_the_run_info_and_a_suites_preprocess_overrides_it(pytester, saved):
     project(pytester.path, saved, "{huggingface: models/hf_vit}", labels="")
     own = run_info(run(pytester))["preprocess"]
-    assert own.startswith("the model's own: ViTImageProcessorPil (backend=pil)") and '"height": 32' in own
+    assert own.startswith("the model's own: ViTImageProcessor") and '"height": 32' in own
+    assert "(use_fast=False)" in own and "Fast " not in own   # pinned: the PIL processor whatever the default
     project(pytester.path, saved, "{huggingface: models/hf_vit}", labels="",
             preprocess="preprocess: {resize: [32, 32], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}")
     doc = run(pytester)
@@ -238,7 +241,7 @@ def test_a_warm_rerun_knows_each_saved_model_from_its_files_and_imports_no_model
     assert plugin_answers(json.loads((pytester.path / "out.json").read_text())) == answers
     doc = json.loads((pytester.path / "out.json").read_text())
     runs = {c["suite"]: c["run"]["preprocess"] for c in doc["categories"]}
-    assert runs["hf"].startswith("the model's own: ViTImageProcessorPil")   # known on the warm run too
+    assert runs["hf"].startswith("the model's own: ViTImageProcessor")   # known on the warm run too
     assert runs["timm"].startswith("the model's own: timm data config")
     config = pytester.path / "models" / "hf_vit" / "preprocessor_config.json"
     settings = json.loads(config.read_text())

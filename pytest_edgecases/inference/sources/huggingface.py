@@ -11,9 +11,10 @@ from ...errors import EdgecasesError
 from ...suite import ModelSpec, Suite
 from . import OwnPreprocess, require
 
-#: The image processor's implementation, pinned: transformers' default (its PIL one, or the faster
-#: torchvision one) has changed between versions, and the two differ slightly in their numbers.
-BACKEND = "pil"
+#: The image processor's implementation, pinned to the PIL one ("slow"): transformers' default changed to
+#: the torchvision one ("fast") in 5.0, and the two differ slightly in their numbers (transformers #34785,
+#: #39591). ``use_fast=False`` means the PIL one in every 5.x (later ones call it ``backend="pil"``).
+USE_FAST = False
 
 
 def build(suite: Suite, spec: ModelSpec, args: dict[str, Any]) -> torch.nn.Module:
@@ -47,7 +48,7 @@ def preprocessing(suite: Suite, spec: ModelSpec, model: torch.nn.Module) -> OwnP
     transformers = require("transformers", "huggingface", suite.display, spec.line)
     try:
         processor = transformers.AutoImageProcessor.from_pretrained(
-            str(spec.folder), local_files_only=True, trust_remote_code=False, backend=BACKEND)
+            str(spec.folder), local_files_only=True, trust_remote_code=False, use_fast=USE_FAST)
     except (OSError, ValueError, KeyError) as exc:
         raise EdgecasesError(f"transformers cannot load the image processor of '{spec.target}': "
                              f"{str(exc).splitlines()[0][:300]}", suite.display, spec.line,
@@ -58,5 +59,5 @@ def preprocessing(suite: Suite, spec: ModelSpec, model: torch.nn.Module) -> OwnP
 
     settings = {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(processor.to_dict().items())
                 if v is not None and not k.startswith("_")}
-    return OwnPreprocess(transform, f"{type(processor).__name__} (backend={BACKEND}): "
+    return OwnPreprocess(transform, f"{type(processor).__name__} (use_fast={USE_FAST}): "
                                    f"{json.dumps(settings, default=str)}")
