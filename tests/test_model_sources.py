@@ -55,9 +55,7 @@ def saved(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("models")
     torch.manual_seed(0)
     net = timm.create_model("test_resnet", pretrained=False, num_classes=2).eval()
-    from timm.models._hub import save_for_hf   # also timm.models.save_for_hf since timm 1.0.2x
-
-    save_for_hf(net, str(out / "timm_dir"), safe_serialization=True)
+    timm.models.save_for_hf(net, str(out / "timm_dir"), safe_serialization=True)
     from safetensors.torch import save_file
 
     save_file(net.state_dict(), str(out / "timm_resnet.safetensors"))
