@@ -71,6 +71,8 @@ def saved(tmp_path_factory) -> Path:
     torch.export.save(torch.export.export(cnn, (torch.randn(1, 3, 16, 16),)), str(out / "cnn_batch1.pt2"))
     torch.onnx.export(cnn, example, str(out / "cnn.onnx"), input_names=["images"], output_names=["logits"],
                       dynamic_shapes=({0: batch},), dynamo=True)
+    torch.onnx.export(cnn, (torch.randn(1, 3, 16, 16),), str(out / "cnn_batch1.onnx"), input_names=["images"],
+                      output_names=["logits"], dynamo=True)
     torch.onnx.export(ChannelsLast(cnn).eval(), (torch.randn(1, 16, 16, 3),), str(out / "nhwc.onnx"),
                       input_names=["images"], dynamo=True)
     return out
@@ -180,8 +182,10 @@ def test_an_exported_program_gives_its_own_numbers(pytester, saved, file):
     check(doc, lambda image: program(torchvision_like(image)), pytester.path, 1e-5)
 
 
-def test_an_onnx_file_gives_onnxruntimes_numbers(pytester, saved):
-    project(pytester.path, saved, "{onnx: models/cnn.onnx}", preprocess=DECLARED)
+@pytest.mark.parametrize("file", ["cnn.onnx", "cnn_batch1.onnx"])
+def test_an_onnx_file_gives_onnxruntimes_numbers(pytester, saved, file):
+    """With a batch dimension or exported for batches of one (run slice by slice): the same numbers."""
+    project(pytester.path, saved, f"{{onnx: models/{file}}}", preprocess=DECLARED)
     doc = run(pytester)
     session = ort.InferenceSession(str(saved / "cnn.onnx"), providers=["CPUExecutionProvider"])
     check(doc, lambda image: torch.from_numpy(session.run(None, {"images": torchvision_like(image).numpy()})[0]),
@@ -383,3 +387,15 @@ def test_an_extra_not_installed_names_the_pip_command(pytester, saved, monkeypat
     assert f"edgecases.yaml:3: a {extra}: model needs the '{module}' package, which cannot be imported" in out
     assert f"  hint: pip install 'pytest-edgecases[{extra}]'" in out
     no_traceback(result)
+
+
+def test_a_hugging_face_folder_missing_a_weight_is_refused_rather_than_filled_at_random(pytester, saved):
+    from safetensors.torch import load_file, save_file
+
+    project(pytester.path, saved, "{onnx: models/cnn.onnx}", preprocess=DECLARED, name=GOOD)   # copies the models
+    weights = pytester.path / "models" / "hf_vit" / "model.safetensors"
+    state = load_file(str(weights))
+    save_file({k: v for k, v in state.items() if not k.startswith("classifier.")}, str(weights))
+    result = two_suites(pytester, saved, "{huggingface: models/hf_vit}", preprocess="")
+    assert ("edgecases.yaml:3: 'models/hf_vit' lacks weights for 2 tensors of the model (classifier.bias, "
+            "classifier.weight); they would be random") in result.stdout.str()
