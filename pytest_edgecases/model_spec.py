@@ -1,18 +1,35 @@
 """How a suite builds its model and prepares its inputs: the `model:` and `preprocess:` sections.
 
-Only the declaration is read here; engine.py builds the model (torch is imported there, not at collection).
+Only the declaration is read here; inference/models.py builds the model (torch is imported there, not at
+collection). A folder a model is saved in (timm, Hugging Face) is checked here, from its JSON files
+alone, so that a missing file or a head that does not fit the labels is an error at collection.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .validate import Context, kind_of
+from .validate import Context, kind_of, not_a_file
 from .yamlload import LocDict, LocList, frozen, plain
 
-MODEL_KEYS = ("factory", "torchvision", "torchscript", "predictions", "weights", "args", "defined_by")
+#: The model sources (inference/models.py SOURCES builds each), then the keys that qualify one.
+MODEL_KINDS = ("factory", "torchvision", "torchscript", "timm", "huggingface", "exported", "onnx")
+#: A suite whose predictions were made elsewhere names their file instead of a model (docs/predictions.md).
+PREDICTIONS_KIND = "predictions"
+MODEL_KEYS = (*MODEL_KINDS, PREDICTIONS_KIND, "weights", "args", "defined_by")
+#: Sources that bring their own preprocessing, used unless the suite declares preprocess:.
+OWN_PREPROCESSING = ("timm", "huggingface")
+#: Sources whose target is one file holding code and weights: (suffixes, what it is).
+_ARCHIVES = {"torchscript": ((".pt", ".pth", ".ts", ".zip"), "a TorchScript archive"),
+             "exported": ((".pt2",), "a torch.export archive (torch.export.save)"),
+             "onnx": ((".onnx",), "an ONNX file")}
+#: Sources that take a state dict in weights: (the others carry their weights).
+_TAKES_WEIGHTS = ("factory", "torchvision", "timm")
+#: Placeholder class names transformers writes when a model was saved without id2label.
+_PLACEHOLDER = re.compile(r"^LABEL_\d+$")
 PREPROCESS_KEYS = ("resize", "center_crop", "mean", "std")
 #: module.path:callable, for a model factory or a preprocess callable
 _IMPORT_PATH = re.compile(r"^[\w.]+:[\w.]+$")
@@ -20,7 +37,7 @@ _IMPORT_PATH = re.compile(r"^[\w.]+:[\w.]+$")
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to build the model: ``kind`` is factory, torchvision or torchscript."""
+    """How to build the model: ``kind`` is one of MODEL_KINDS."""
 
     kind: str
     target: str
@@ -33,6 +50,18 @@ class ModelSpec:
     defined_by: tuple[Path, ...] = ()
     #: model.args as written (dicts and lists), for calling the factory: pass ``plain(kwargs)``, a fresh copy
     kwargs: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: The folder a timm or Hugging Face model is saved in (its files determine the model).
+    folder: Path | None = None
+    #: A saved model's class names in output order (Hugging Face id2label), or its head size alone
+    #: (timm's num_classes, as placeholders): checked against the suite's labels.
+    saved_labels: tuple[str, ...] = ()
+    #: The architecture a timm folder's config.json names.
+    architecture: str | None = None
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The files and folders that, with kind, target and args, determine the model (for recipe.py)."""
+        return tuple(p for p in (self.weights, self.folder) if p is not None) + self.defined_by
 
 
 @dataclass(frozen=True)
@@ -51,13 +80,19 @@ class Preprocess:
             return f"callable={self.callable}"
         return f"resize={self.resize};center_crop={self.center_crop};mean={self.mean};std={self.std}"
 
+    @property
+    def declared(self) -> bool:
+        """Whether the suite has a preprocess: section (which overrides a model's own preprocessing)."""
+        return self != Preprocess()
+
 
 def parse_model(ctx: Context, raw: Any, line: int) -> ModelSpec:
     model = ctx.mapping(raw, line, "model")
     ctx.check_keys(model, MODEL_KEYS, "model")
-    kinds = [k for k in ("factory", "torchvision", "torchscript", "predictions") if k in model]
+    kinds = [k for k in (*MODEL_KINDS, PREDICTIONS_KIND) if k in model]
     if len(kinds) != 1:
-        raise ctx.error("model needs exactly one of factory:, torchvision: or torchscript:", model.line,
+        raise ctx.error("model needs exactly one of factory:, torchvision: or torchscript:, or of the saved-model "
+                        "sources timm:, huggingface:, exported:, onnx:", model.line,
                         hint="or predictions: FILE (predictions made elsewhere), or leave model: out and implement "
                              "pytest_edgecases_load_model in conftest.py")
     kind = kinds[0]
@@ -65,17 +100,28 @@ def parse_model(ctx: Context, raw: Any, line: int) -> ModelSpec:
     kline = model.line_of(kind)
     if not isinstance(target, str) or not target.strip():
         raise ctx.error(f"model.{kind} must be a string", kline)
-    if kind == "predictions":
+    if kind == PREDICTIONS_KIND:
         return _predictions_file(ctx, model, target, kline)
-    weights = weights_display = None
+    weights = weights_display = folder = architecture = None
+    saved_labels: tuple[str, ...] = ()
     if kind == "factory" and not _IMPORT_PATH.match(target):
         raise ctx.error(f"model.factory '{target}' is not an import path", kline,
                         hint="write it as module.path:callable, e.g. signs.model:build")
-    if kind == "torchscript":
-        weights = ctx.path_inside(target, kline, "model.torchscript")
-        weights_display = target
-        if "weights" in model:
-            raise ctx.error("a torchscript model carries its weights; remove weights:", model.line_of("weights"))
+    if "weights" in model and kind not in _TAKES_WEIGHTS:
+        raise ctx.error(f"a {kind}: model carries its weights; remove weights:", model.line_of("weights"))
+    if kind in _ARCHIVES:
+        weights, weights_display = _archive(ctx, kind, target, kline), target
+    elif kind == "huggingface":
+        folder = _folder(ctx, kind, target, kline)
+        saved_labels = _id2label(ctx, folder, target, kline)
+    elif kind == "timm" and "weights" not in model:
+        if not ctx.path_inside(target, kline, "model.timm").is_dir():
+            raise ctx.error(f"model.timm '{target}' is a timm model name without weights:, or a folder that "
+                            "does not exist", kline,
+                            hint="give weights: FILE (this plugin never downloads), or the folder timm saved "
+                                 "the model in (config.json + model.safetensors)")
+        folder = _folder(ctx, kind, target, kline)
+        architecture, saved_labels = _timm_config(ctx, folder, target, kline)
     if "weights" in model:
         weights_display = model["weights"]
         weights = ctx.path_inside(weights_display, model.line_of("weights"), "model.weights")
@@ -89,13 +135,109 @@ def parse_model(ctx: Context, raw: Any, line: int) -> ModelSpec:
     args: tuple[tuple[str, Any], ...] = ()
     kwargs: dict[str, Any] = {}
     if "args" in model:
-        if kind == "torchscript":
-            raise ctx.error("a torchscript model takes no args:", model.line_of("args"))
+        if kind not in ("factory", "torchvision", "timm"):
+            raise ctx.error(f"a {kind}: model takes no args:", model.line_of("args"))
         mapping = ctx.mapping(model["args"], model.line_of("args"), "model.args")
         args, kwargs = frozen(mapping), {str(k): v for k, v in plain(mapping).items()}
     defined_by = _defined_by(ctx, model, kind) if "defined_by" in model else ()
     return ModelSpec(kind=kind, target=target.strip(), args=args, weights=weights,
-                     weights_display=weights_display, line=kline, defined_by=defined_by, kwargs=kwargs)
+                     weights_display=weights_display, line=kline, defined_by=defined_by, kwargs=kwargs,
+                     folder=folder, saved_labels=saved_labels, architecture=architecture)
+
+
+def _archive(ctx: Context, kind: str, target: str, line: int) -> Path:
+    """The one file a TorchScript, torch.export or ONNX model is (code and weights together)."""
+    path = ctx.path_inside(target, line, f"model.{kind}")
+    suffixes, what = _ARCHIVES[kind]
+    if kind != "torchscript" and path.suffix not in suffixes:
+        raise ctx.error(f"model.{kind} '{target}' must be {what}, named *{' or *'.join(suffixes)}", line)
+    if not path.is_file():
+        raise ctx.error(f"model.{kind} '{target}' {not_a_file(path)}", line)
+    return path
+
+
+def _folder(ctx: Context, kind: str, target: str, line: int) -> Path:
+    """A saved model's folder: config.json and safetensors weights (never pickled .bin/.pth weights)."""
+    folder = ctx.path_inside(target, line, f"model.{kind}")
+    saver = "save_pretrained(DIR)" if kind == "huggingface" else "timm.models.save_for_hf(model, DIR)"
+    if not folder.is_dir():
+        why = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise ctx.error(f"model.{kind} '{target}' {why}", line, hint=f"give the folder {saver} wrote")
+    if not (folder / "config.json").is_file():
+        raise ctx.error(f"model.{kind} folder '{target}' has no config.json", line,
+                        hint=f"give the folder {saver} wrote")
+    if not any(folder.glob("*.safetensors")):
+        pickled = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pth", ".pt", ".ckpt"))
+        if pickled:
+            raise ctx.error(f"model.{kind} folder '{target}' holds {pickled[0]}, pickled weights, which could run "
+                            "code when loaded; safetensors are required", line,
+                            hint=f"save again with safe_serialization=True (the default of {saver})")
+        raise ctx.error(f"model.{kind} folder '{target}' has no model.safetensors", line,
+                        hint=f"give the folder {saver} wrote")
+    return folder
+
+
+def _config(ctx: Context, folder: Path, target: str, line: int) -> dict[str, Any]:
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ctx.error(f"cannot read '{target}/config.json': {exc}", line) from None
+    if not isinstance(config, dict):
+        raise ctx.error(f"'{target}/config.json' is not a JSON object", line)
+    return config
+
+
+def _id2label(ctx: Context, folder: Path, target: str, line: int) -> tuple[str, ...]:
+    """A Hugging Face model's class names, in index order, from config.json's id2label."""
+    id2label = _config(ctx, folder, target, line).get("id2label")
+    try:
+        names = {int(k): str(v) for k, v in id2label.items()}  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError):
+        raise ctx.error(f"'{target}/config.json' has no id2label mapping (index -> class name)", line,
+                        hint="an image classifier's config maps each output index to its class") from None
+    if sorted(names) != list(range(len(names))) or len(names) < 2:
+        raise ctx.error(f"'{target}/config.json' id2label must number its classes 0..N-1 (N >= 2), "
+                        f"got {sorted(names)[:10]}", line)
+    return tuple(names[i] for i in range(len(names)))
+
+
+def _timm_config(ctx: Context, folder: Path, target: str, line: int) -> tuple[str, tuple[str, ...]]:
+    """A timm folder's architecture, and its head size (as placeholder labels: timm saves no class names)."""
+    config = _config(ctx, folder, target, line)
+    arch, classes = config.get("architecture"), config.get("num_classes")
+    if not isinstance(arch, str) or not arch:
+        raise ctx.error(f"'{target}/config.json' names no architecture (not a timm model folder?)", line,
+                        hint="save it with timm.models.save_for_hf(model, DIR)")
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise ctx.error(f"'{target}/config.json' gives no num_classes (the head size)", line)
+    return arch, tuple(f"LABEL_{i}" for i in range(classes))
+
+
+def resolve_labels(ctx: Context, spec: ModelSpec | None, labels: tuple[str, ...] | None, line: int,
+                   model_line: int) -> tuple[str, ...]:
+    """The suite's labels, checked against a saved model's: read from id2label when the suite gives none.
+
+    A head whose size differs from the labels is an error here, never a head re-initialised at random.
+    """
+    saved = spec.saved_labels if spec is not None else ()
+    if labels is None:
+        if not saved or spec is None or spec.kind != "huggingface":
+            raise ctx.error("missing required key 'labels'", line)
+        if any(_PLACEHOLDER.match(name) for name in saved):
+            raise ctx.error(f"the model's id2label holds placeholder names ({', '.join(saved[:3])}, ...), "
+                            "not classes", model_line,
+                            hint="add labels: [...] to the suite in output order (or save the model with id2label)")
+        return saved
+    if saved and len(saved) != len(labels):
+        raise ctx.error(f"the model has {len(saved)} outputs but the suite has {len(labels)} labels", line,
+                        hint="each output of the model's head needs a label; a head is never resized")
+    placeholders = all(_PLACEHOLDER.match(name) for name in saved)
+    if saved and not placeholders and saved != labels:
+        diff = next(i for i, (a, b) in enumerate(zip(saved, labels, strict=True)) if a != b)
+        raise ctx.error(f"labels disagree with the model's id2label at index {diff}: suite {list(labels)}, "
+                        f"model {list(saved)}", line,
+                        hint="leave labels: out to use id2label, or list the same names in the same order")
+    return labels
 
 
 def _predictions_file(ctx: Context, model: LocDict, target: str, line: int) -> ModelSpec:

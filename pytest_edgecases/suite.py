@@ -11,7 +11,15 @@ from typing import Any, Callable, Mapping
 
 from .errors import did_you_mean
 from .examples import IMAGE_SUFFIXES, Example, image_folder, manifest
-from .model_spec import MODEL_KEYS, PREPROCESS_KEYS, ModelSpec, Preprocess, parse_model, parse_preprocess
+from .model_spec import (
+    MODEL_KEYS,
+    PREPROCESS_KEYS,
+    ModelSpec,
+    Preprocess,
+    parse_model,
+    parse_preprocess,
+    resolve_labels,
+)
 from .thresholds import GATES, THRESHOLD_KEYS, Thresholds, parse_thresholds
 from .transforms import TransformError, expand
 from .validate import Context, kind_of, line_at, not_a_file, shown_path
@@ -101,16 +109,22 @@ def load_suite(path: Path, root: Path, transform_expander: Callable[[Any], list]
         raise ctx.error("the suite file is empty", 1, hint="start with `suite: NAME`, `labels:` and `categories:`")
     doc = ctx.mapping(doc, 1, "a suite file")
     ctx.check_keys(doc, SUITE_KEYS, "the suite")
-    for required in ("labels", "categories"):
-        if required not in doc:
-            raise ctx.error(f"missing required key '{required}'", doc.line)
+    if "categories" not in doc:
+        raise ctx.error("missing required key 'categories'", doc.line)
     name = doc.get("suite", path.stem.replace(".edgecases", ""))
     if not isinstance(name, str) or not name.strip():
         raise ctx.error("suite must be a non-empty name", doc.line_of("suite"))
 
-    labels = _parse_labels(ctx, doc["labels"], doc.line_of("labels"))
+    # A Hugging Face model's labels may come from its id2label: the model is read first.
     model = parse_model(ctx, doc["model"], doc.line_of("model")) if doc.get("model") is not None else None
+    given = _parse_labels(ctx, doc["labels"], doc.line_of("labels")) if "labels" in doc else None
+    labels = resolve_labels(ctx, model, given, doc.line_of("labels") if "labels" in doc else doc.line,
+                            model.line if model else doc.line)
     preprocess = parse_preprocess(ctx, doc.get("preprocess"), doc.line_of("preprocess"))
+    if model is not None and model.kind == "huggingface" and not preprocess.declared \
+            and not (model.folder and (model.folder / "preprocessor_config.json").is_file()):
+        raise ctx.error(f"model.huggingface folder '{model.target}' has no preprocessor_config.json", model.line,
+                        hint="save the image processor too (processor.save_pretrained(DIR)), or declare preprocess:")
 
     defaults = ctx.mapping(doc.get("defaults") or LocDict(), doc.line_of("defaults"), "defaults")
     ctx.check_keys(defaults, DEFAULT_KEYS, "defaults")

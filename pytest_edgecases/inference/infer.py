@@ -77,6 +77,7 @@ class KnownModel(NamedTuple):
     key: str            # keys.model_key
     fingerprint: str
     device: str
+    preprocess: str = ""   # the preprocessing resolved for it, where not the suite's as declared
 
 
 class Inputs(NamedTuple):
@@ -197,7 +198,7 @@ class Inference:
                 if len(looked_up.found) == len(looked_up.jobs):
                     self.out.predictions.update(looked_up.found)
                     self._ran(suite, started, known.fingerprint, known.device, versions, len(looked_up.found), 0,
-                              inputs.from_files if inputs else None)
+                              inputs.from_files if inputs else None, preprocess=known.preprocess)
                     return
             self._infer_built(suite, categories, store, versions, recipe_key, started, looked_up, inputs)
 
@@ -325,13 +326,13 @@ class Inference:
         if self.settings.run_id:
             run = store.get_run(self.settings.run_id, str(suite.path))
             if run is not None:
-                return KnownModel(run["env"], run["model"], run["device"])
+                return KnownModel(run["env"], run["model"], run["device"], run.get("preprocess", ""))
         fingerprint = store.get_model(recipe_key) if recipe_key else None
         if fingerprint is None:
             return None
         device = self._device_without_torch or "cpu"
         return KnownModel(keys.model_key(fingerprint, suite, "", versions, device, self.settings.precision),
-                          fingerprint, device)
+                          fingerprint, device, store.get_blob(_PREPROCESS_MEMO + recipe_key) or "")
 
     def _infer_built(self, suite: Suite, categories: Sequence[Category], store: PredictionCache,
                      versions: dict[str, str], recipe_key: str | None, started: float,
@@ -349,9 +350,12 @@ class Inference:
                                    self.settings.precision)
         if recipe_key:
             store.put_model(recipe_key, model.fingerprint)
+            if model.preprocess:   # a saved model's own preprocessing, for the run info of a rerun without it
+                store.put_blob(_PREPROCESS_MEMO + recipe_key, model.preprocess)
         if self.settings.run_id:
             store.put_run(self.settings.run_id, str(suite.path),
-                          {"env": model_key, "model": model.fingerprint, "device": model.device})
+                          {"env": model_key, "model": model.fingerprint, "device": model.device,
+                           "preprocess": model.preprocess})
         if looked_up is None or looked_up.model_key != model_key:
             looked_up = self._lookup(suite, categories, model_key, store, inputs)
         try:
@@ -367,21 +371,21 @@ class Inference:
                 exc.path, exc.line = suite.display, suite.model.line if suite.model else None
             raise
         self._ran(suite, started, model.fingerprint, model.device, versions, len(looked_up.found), len(missing),
-                  inputs.from_files if inputs else None)
+                  inputs.from_files if inputs else None, preprocess=model.preprocess)
         hint = None if missing else skip_build_hint(suite, self.settings.has_model_hook)
         if hint:
             self.write(f"edgecases: {suite.name}: model built only to identify it ({built_in:.1f}s): {hint}")
 
     def _ran(self, suite: Suite, started: float, fingerprint: str | None, device: str | None,
              versions: dict[str, str], found: int, inferred: int, from_files: int | None,
-             images: int | None = None) -> None:
+             images: int | None = None, *, preprocess: str = "") -> None:
         """Record what inference did (report, baseline) and say so in one line (``images``: the inputs, where
-        some have no prediction)."""
+        some have no prediction; ``preprocess``: a saved model's own, where the suite declares none)."""
         elapsed = time.perf_counter() - started
         images = images if images is not None else found + inferred + (from_files or 0)
         self.out.run_info[suite.path] = RunInfo(
             model=fingerprint[:16] if fingerprint else None, device=device, precision=self.settings.precision,
-            versions=versions, preprocess=suite.preprocess.describe(), images=images,
+            versions=versions, preprocess=preprocess or suite.preprocess.describe(), images=images,
             inferred=inferred, cached=found, from_files=from_files, seconds=round(elapsed, 3),
             python=platform.python_version(), date=dt.datetime.now().isoformat(timespec="seconds"),
         )
@@ -424,6 +428,10 @@ def skip_build_hint(suite: Suite, has_model_hook: Callable[[Suite], bool]) -> st
     else:
         named = "the files that define the model"
     return f"add defined_by: [{named}] to the suite's model: section to skip this (docs/performance.md)"
+
+
+#: Prefix of the store's memo of the preprocessing resolved for a recipe's model (shown in the run info).
+_PREPROCESS_MEMO = "preprocess:"
 
 
 class _Progress:

@@ -6,10 +6,13 @@ and the key changes, so a stale entry is never looked up (``store.prune`` drops 
 Prediction (``example_key``): digest of
   - the model key (``model_key``), a digest of
       - the model fingerprint: the model's code, structure, parameters and buffers
-        (models.model_fingerprint, or a recipe's memo of it, see below);
+        (models.model_fingerprint), or for a model saved as files (timm, Hugging Face, torch.export,
+        ONNX) those files' bytes and the preprocessing resolved for it (models.files_fingerprint);
+        or a recipe's memo of either, see below;
       - the declared preprocessing (``Preprocess.describe()``) and the source of a preprocess
         callable's module (``source_digest``);
-      - the library versions (``library_versions``: this plugin, torch, torchvision, Pillow, numpy);
+      - the library versions (``library_versions``: this plugin, torch, torchvision, Pillow, numpy, and
+        timm, transformers and onnxruntime where installed);
       - the device type (cpu, cuda, mps) and the precision (fp32, bf16, fp16);
       - the number of labels: inference checks the model has one output per label, and a
         prediction made for another label set must not skip that check;
@@ -52,6 +55,9 @@ from ..transforms import Level, seed_for
 #: Bump when the plugin's own inference code changes numbers (memory format, resize, normalisation
 #: order), so that predictions cached before are not reused.
 NUMERICS = "2"   # 2: channels_last model and input on CPU
+#: Optional extras whose code builds, preprocesses for or runs a model (models.SOURCES): their versions
+#: key predictions (a model saved as files is known by those files, its library's code by its version).
+OPTIONAL_LIBRARIES = ("timm", "transformers", "onnxruntime")
 #: Bump when what recipe.py counts as a model's defining files changes.
 RECIPE_TAG = "model-recipe-2"
 #: Bump when what a model input's key (input_key) is made of changes: predictions files keyed before stop matching.
@@ -77,6 +83,11 @@ def library_versions() -> dict[str, str]:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             out[dist] = "absent"
+    for dist in OPTIONAL_LIBRARIES:   # only where installed: a run without them keys as it did
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
     return out
 
 

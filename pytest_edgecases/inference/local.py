@@ -11,7 +11,7 @@ from ..suite import Suite
 from . import keys, models
 from .device import resolve_device
 from .predict import predict
-from .preprocess import Preprocessor
+from .preprocess import Preprocessor, resolved
 from .runner import Job, ModelIdentity, Progress
 
 
@@ -29,10 +29,13 @@ class LocalRunner:
     def identify(self) -> ModelIdentity:
         """Build the model (the conftest hook's, or the suite's model: section) and fingerprint it."""
         self.device = resolve_device(self.requested)
-        self.model = models.load_model(self.suite, self.device, self.model_hook)
-        self.pre = Preprocessor(self.suite.preprocess, self.suite)
-        return ModelIdentity(fingerprint=models.model_fingerprint(self.model), device=str(self.device),
-                             device_type=self.device.type, custom_source=keys.source_digest(self.pre.custom))
+        built = models.build(self.suite, self.device, self.model_hook,
+                             preprocess=lambda own: resolved(self.suite.preprocess, own))
+        self.model = built.model
+        self.pre = Preprocessor(self.suite.preprocess, self.suite, built.own)
+        return ModelIdentity(fingerprint=built.fingerprint, device=str(self.device),
+                             device_type=self.device.type, custom_source=keys.source_digest(self.pre.custom),
+                             preprocess=self.pre.description)
 
     def run(self, jobs: Sequence[Job], progress: Progress | None = None) -> Iterator[dict[str, Prediction]]:
         """Predictions batch by batch (identify first)."""

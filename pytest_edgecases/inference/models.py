@@ -1,15 +1,14 @@
-"""Model sources, weights and the model fingerprint: building the model a suite declares (imports torch).
+"""Model sources and the model fingerprint: building the model a suite declares (imports torch).
 
 Imported only once a model must be built (see infer.py), so a rerun that finds every prediction
-in the cache, and every ordinary pytest run, never imports torch. torchvision is imported only
-for a torchvision architecture.
+in the cache, and every ordinary pytest run, never imports torch. torchvision, timm, transformers
+and onnxruntime are imported only for a model of theirs (sources/ holds those builders).
 """
 from __future__ import annotations
 
 import hashlib
 import importlib
 import inspect
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,12 @@ import torch
 from ..errors import EdgecasesError, did_you_mean
 from ..suite import ModelSpec, Suite
 from ..yamlload import plain
+from . import keys, recipe
+from .sources import OwnPreprocess, exported, huggingface, onnx_model, timm_model
+from .weights import load_into, load_weights
+
+__all__ = ["SOURCES", "Built", "Source", "build", "import_callable", "load_model", "load_weights",
+           "model_fingerprint"]
 
 
 def import_callable(target: str, suite_dir: Path, what: str, display: str, line: int | None) -> Callable[..., Any]:
@@ -39,6 +44,56 @@ def import_callable(target: str, suite_dir: Path, what: str, display: str, line:
     if not callable(obj):
         raise EdgecasesError(f"{what} '{target}' is not callable", display, line)
     return obj
+
+
+@dataclass(frozen=True)
+class Built:
+    """A built model, what it is (its fingerprint), and its own preprocessing where its source has one."""
+
+    model: torch.nn.Module
+    fingerprint: str
+    own: OwnPreprocess | None = None
+
+
+def build(suite: Suite, device: torch.device, from_hook: Callable[[Suite, torch.device], Any] | None = None,
+          preprocess: Callable[[OwnPreprocess | None], str] | None = None) -> Built:
+    """The model (load_model), its own preprocessing, and its fingerprint.
+
+    A model whose source files determine it (SOURCES' ``by_files``) is fingerprinted by those files'
+    bytes and the preprocessing resolved for it (``preprocess(own)`` says which, in words); any
+    other by its code, structure and tensors.
+    """
+    answered: list[bool] = []   # whether the hook supplied the model (None from it means "not mine")
+
+    def hook(s: Suite, d: torch.device) -> Any:
+        model = from_hook(s, d) if from_hook else None
+        answered.append(model is not None)
+        return model
+
+    model = load_model(suite, device, hook if from_hook else None)
+    spec = suite.model
+    if spec is None or any(answered):   # the conftest hook's model: its code and tensors say what it is
+        return Built(model, model_fingerprint(model))
+    source = SOURCES[spec.kind]
+    own = source.preprocessing(suite, spec, model) if source.preprocessing else None
+    if source.by_files:
+        described = preprocess(own) if preprocess else (own.description if own else "")
+        return Built(model, files_fingerprint(suite, spec, described), own)
+    return Built(model, model_fingerprint(model), own)
+
+
+def files_fingerprint(suite: Suite, spec: ModelSpec, preprocess: str) -> str:
+    """The model's files (names in the project and bytes), its source, args, and resolved preprocessing."""
+    parts = [spec.kind, spec.target, repr(spec.args), preprocess]
+    for entry in spec.files:
+        found = recipe.source_files(entry) or []
+        for file in found:
+            h = hashlib.sha256()
+            with file.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            parts.append(f"{file.relative_to(suite.root).as_posix()}={h.hexdigest()}")
+    return keys.digest(*parts)
 
 
 def load_model(suite: Suite, device: torch.device,
@@ -101,14 +156,25 @@ class Source:
 
     build: Callable[[Suite, ModelSpec, dict[str, Any]], torch.nn.Module]
     state_dict: bool = True   # False: build reads model.weights itself (a TorchScript archive)
+    #: The model's own preprocessing (used unless the suite declares preprocess:), for sources that have one.
+    preprocessing: Callable[[Suite, ModelSpec, torch.nn.Module], OwnPreprocess] | None = None
+    #: Fingerprinted by its files' bytes (an archive or a saved folder holds all of the model) rather than
+    #: by its code and tensors: cheaper, and possible for an ONNX file, whose tensors torch never sees.
+    by_files: bool = False
 
 
-#: The model sources, by the suite's ``model:`` kind. A new source (timm, Hugging Face, ONNX, torch.export)
-#: is a builder here, a kind in suite.py, and, where files alone determine the model, a line in recipe.py.
+#: The model sources, by the suite's ``model:`` kind. A new source is a builder here (sources/ holds
+#: those of other libraries), a kind in model_spec.py, and, where files alone determine the model, a
+#: line in recipe.py.
 SOURCES: dict[str, Source] = {
     "factory": Source(_factory),
     "torchvision": Source(_torchvision),
     "torchscript": Source(_torchscript, state_dict=False),
+    "timm": Source(timm_model.build, preprocessing=timm_model.preprocessing, by_files=True),
+    "huggingface": Source(huggingface.build, state_dict=False, preprocessing=huggingface.preprocessing,
+                          by_files=True),
+    "exported": Source(exported.build, state_dict=False, by_files=True),
+    "onnx": Source(onnx_model.build, state_dict=False, by_files=True),
 }
 
 
@@ -126,43 +192,9 @@ def _build(suite: Suite, spec: ModelSpec) -> torch.nn.Module:
         raise EdgecasesError(f"building the model called sys.exit({exc.code!r})", *where,
                              hint="the factory must return the model, not parse the command line") from None
     if spec.weights is not None and source.state_dict:
-        state = load_weights(spec.weights, spec.weights_display or str(spec.weights))
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()
-            raise EdgecasesError(f"weights '{spec.weights_display}' do not fit the model: "
-                                 f"{' '.join(first[:3])[:400]}", *where,
-                                 hint="the architecture and the checkpoint must match key for key") from None
+        display = spec.weights_display or str(spec.weights)
+        load_into(model, load_weights(spec.weights, display), display, *where)
     return model
-
-
-def load_weights(path: Path, display: str) -> dict[str, torch.Tensor]:
-    """Load a state dict safely: safetensors, or torch.load(weights_only=True) and nothing less."""
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path), device="cpu")
-        except Exception as exc:
-            raise EdgecasesError(f"cannot read safetensors weights: {exc}", display) from None
-    if os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "").strip().lower() not in ("", "0", "false"):
-        raise EdgecasesError("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set: it would make torch.load unpickle "
-                             "arbitrary code, so .pt weights are refused", display,
-                             hint="unset it, or convert the weights to .safetensors")
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        # Never retried with weights_only=False: a checkpoint that needs it could run code.
-        raise EdgecasesError(f"refused to load '{display}' with weights_only=True: "
-                             f"{str(exc).splitlines()[0][:300]}", display,
-                             hint="save a plain state_dict (torch.save(model.state_dict(), f)) "
-                                  "or .safetensors") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise EdgecasesError(f"'{display}' is not a state dict (name -> tensor)", display)
-    return state
 
 
 #: Packages whose code changes only with their versions, which the cache key holds already.

@@ -13,6 +13,7 @@ from ..errors import EdgecasesError
 from ..images import ImageError, decode_rgb, read_bytes
 from ..records import TOP_K, Prediction
 from ..transforms import apply
+from .logits import logits_of
 from .preprocess import Preprocessor
 from .runner import Job
 
@@ -154,10 +155,9 @@ def _forward(jobs: list[Job], tensors: list[torch.Tensor], model: torch.nn.Modul
     except Exception as exc:
         msg = f"the model raised {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
         return {job.key: Prediction(error=msg) for job in jobs}
-    if isinstance(logits, (tuple, list)):
-        logits = logits[0]
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape != (len(jobs), n_labels):
-        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+    logits = logits_of(logits)
+    if logits.ndim != 2 or logits.shape != (len(jobs), n_labels):
+        shape = tuple(logits.shape)
         raise EdgecasesError(f"the model returned {shape} for a batch of {len(jobs)}; expected "
                              f"({len(jobs)}, {n_labels}): one logit per label",
                              hint="the model's last layer must have as many outputs as the suite has labels")

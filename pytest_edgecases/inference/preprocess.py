@@ -14,21 +14,27 @@ from PIL import Image, ImageOps
 from ..images import ImageError
 from ..suite import Preprocess, Suite
 from .models import import_callable
+from .sources import OwnPreprocess
 
 
 class Preprocessor:
-    """Declared preprocessing (resize → crop → uint8 tensor; normalisation batched on the device)."""
+    """Declared preprocessing (resize → crop → uint8 tensor; normalisation batched on the device), or the
+    model's own (``own``: timm's or Hugging Face's), which applies unless the suite declares preprocess:."""
 
-    def __init__(self, spec: Preprocess, suite: Suite):
+    def __init__(self, spec: Preprocess, suite: Suite, own: OwnPreprocess | None = None):
         self.spec = spec
         self.custom = import_callable(spec.callable, suite.dir, "preprocess", suite.display, None) \
             if spec.callable else None
+        self.own = own if own is not None and not spec.declared else None
+        self.description = resolved(spec, own)
 
     def __call__(self, image: Any) -> torch.Tensor:
-        if self.custom is not None:
-            out = self.custom(image)
+        func = self.custom or (self.own.transform if self.own is not None else None)
+        if func is not None:
+            out = func(image)
             if not isinstance(out, torch.Tensor) or out.ndim != 3:
-                raise ImageError(f"preprocess {self.spec.callable} must return a CxHxW tensor, got "
+                name = self.spec.callable or "of the model"
+                raise ImageError(f"preprocess {name} must return a CxHxW tensor, got "
                                  f"{type(out).__name__}{tuple(getattr(out, 'shape', ()))}")
             return out
         if self.spec.resize is not None:
@@ -43,7 +49,7 @@ class Preprocessor:
             # From page-locked memory the copy is asynchronous: the CPU goes on to the next batch.
             batch = batch.pin_memory()
         batch = batch.to(device, non_blocking=True)
-        if self.custom is not None:
+        if self.custom is not None or self.own is not None:
             return batch.float() if not batch.is_floating_point() else batch
         batch = batch.float().div_(255.0)
         if self.spec.mean is not None:
@@ -51,6 +57,15 @@ class Preprocessor:
             std = torch.tensor(self.spec.std, device=device).view(1, -1, 1, 1)
             batch = batch.sub_(mean).div_(std)
         return batch
+
+
+def resolved(spec: Preprocess, own: OwnPreprocess | None) -> str:
+    """The preprocessing a run applies, in words (run info, report, a saved model's fingerprint)."""
+    if own is None:
+        return spec.describe()
+    if spec.declared:
+        return f"the suite's preprocess: {spec.describe()} (overrides the model's own: {own.description})"
+    return f"the model's own: {own.description}"
 
 
 def resize(image: Image.Image, size: Sequence[int]) -> Image.Image:

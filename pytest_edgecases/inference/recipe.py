@@ -24,12 +24,23 @@ def _has_weights_file(spec: ModelSpec) -> bool:
     return spec.weights is not None
 
 
+def _saved(spec: ModelSpec) -> bool:
+    """A model saved whole: an archive (torch.export, ONNX) or a folder (Hugging Face, timm), or a timm
+    architecture with a weights file. The library's code is keyed by its version (keys.library_versions),
+    and its own preprocessing is resolved from the same files."""
+    return bool(spec.files)
+
+
 #: Per model source (models.SOURCES), whether a suite's model: section names every file that determines it.
 #: A source missing here is always built.
 FILE_DETERMINED: dict[str, Callable[[ModelSpec], bool]] = {
     "factory": _declares_its_files,
     "torchvision": _has_weights_file,
     "torchscript": _has_weights_file,
+    "timm": _saved,
+    "huggingface": _saved,
+    "exported": _saved,
+    "onnx": _saved,
 }
 
 
@@ -55,9 +66,9 @@ def model_recipe(suite: Suite, rootdir: Path, versions: dict[str, str],
     """
     spec = suite.model
     assert spec is not None
-    files = [spec.weights] if spec.weights is not None else []
-    for entry in spec.defined_by:
-        found = _source_files(entry)
+    files: list[Path] = []
+    for entry in spec.files:
+        found = source_files(entry)
         if found is None or not all(f.resolve().is_relative_to(rootdir) for f in found):
             return None   # gone, or a link out of the project: build the model to know it
         files.extend(found)
@@ -68,9 +79,9 @@ def model_recipe(suite: Suite, rootdir: Path, versions: dict[str, str],
     return keys.recipe_key(spec, [f"{f.relative_to(rootdir).as_posix()}={known[f]}" for f in files], versions)
 
 
-def _source_files(entry: Path) -> list[Path] | None:
-    """The files `defined_by:` names: the file itself, or every file below a folder (sorted; caches and
-    dot-files aside). None when it has gone since the suite was read."""
+def source_files(entry: Path) -> list[Path] | None:
+    """The files an entry of ModelSpec.files stands for: the file itself, or every file below a folder
+    (sorted; caches and dot-files aside). None when it has gone since the suite was read."""
     if entry.is_file():
         return [entry]
     if not entry.is_dir():

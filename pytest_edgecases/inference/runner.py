@@ -40,6 +40,7 @@ class ModelIdentity:
     device: str           # as shown in the report: cpu, cuda:0
     device_type: str      # as keyed: cpu, cuda, mps
     custom_source: str    # keys.source_digest of a preprocess callable ("" without one)
+    preprocess: str = ""  # the preprocessing resolved for the model, in words ("": the suite's as declared)
 
 
 class Runner(Protocol):

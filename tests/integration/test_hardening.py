@@ -284,8 +284,8 @@ def hostile_checkpoint(rel: str) -> Callable[[Project], None]:
 
 
 MODELS = {
-    "returns_dict": "from tinymodel import Net\n\n\nclass D(Net):\n    def forward(self, x):\n"
-                    "        return {'logits': super().forward(x)}\n\n\ndef build():\n    return D()\n",
+    "returns_text": "from tinymodel import Net\n\n\nclass D(Net):\n    def forward(self, x):\n"
+                    "        return 'a red one'\n\n\ndef build():\n    return D()\n",
     # NaN for dark images (mean brightness under 0.2), honest logits for the others.
     "nan_on_dark": "import torch\nfrom tinymodel import Net\n\n\nclass N(Net):\n    def forward(self, x):\n"
                    "        out = super().forward(x)\n        dark = x.mean(dim=(1, 2, 3)) < 0.2\n"
@@ -570,10 +570,11 @@ RUN_CASES = [
          steps(lambda p: save_file({"head.weight": torch.zeros(2, 3), "head.bias": torch.zeros(2)},
                                    str(p.root / "renamed.safetensors")),
                suite(with_weights("renamed.safetensors")))),
-    Case("model-returns-dict", "a model that returns {'logits': tensor}", "every category fails: wrong output type",
-         Failed(("edgecases.yaml:3: the model returned dict for a batch of 12; expected (12, 2): one logit per label",
-                 "  hint: the model's last layer must have as many outputs as the suite has labels")),
-         model("returns_dict")),
+    Case("model-returns-text", "a model that returns a string", "every category fails naming the type returned",
+         Failed(("edgecases.yaml:3: the model returned a str, not logits",
+                 "  hint: return a tensor of shape (batch, labels), a tuple or list whose first element is one, "
+                 "an object with .logits, or a mapping with 'logits'")),
+         model("returns_text")),
     Case("model-nan-logits", "a model that returns NaN for dark images",
          "those examples are errors naming NaN; their category fails; the other is unaffected",
          Judged({"clean": "passed", "dark": "failed"},

@@ -594,7 +594,7 @@ def test_suite_schema_keys_match_the_parser() -> None:
     """Every key tuple of suite.py is exactly the set of properties at its place in the schema."""
     s = SUITE_SCHEMA
     assert _props(s) == set(suite_module.SUITE_KEYS)
-    assert set(s["required"]) == {"labels", "categories"}
+    assert set(s["required"]) == {"categories"} and s["then"]["required"] == ["labels"]   # labels: but with huggingface:
     assert _props(s, "model") == set(suite_module.MODEL_KEYS)
     assert _props(s, "preprocess") == set(suite_module.PREPROCESS_KEYS)
     assert _props(s, "defaults") == set(suite_module.DEFAULT_KEYS)
