@@ -92,7 +92,7 @@ def _report(edge: EdgecasesSession, path: Path) -> None:
         context = ReportContext(generated=dt.datetime.now().isoformat(timespec="seconds"), rootdir=edge.rootdir,
                                 thumbnail=thumbnailer(edge, memo), review_queue=review_entries(edge),
                                 review_image=thumbnailer(edge, memo, max_side=IMAGE_SIDE),
-                                annotations=_annotation_places(edge))
+                                annotations=_annotation_places(edge), slices=edge.slices)
         write_report(path, edge.results, context)
     finally:
         if memo is not None:

@@ -32,6 +32,7 @@ from .view import (
     percent,
     review_section,
     severities,
+    slices_section,
     suites,
     synthetic,
     thumb,
@@ -108,6 +109,7 @@ def render_report(results: Sequence[CategoryResult], context: ReportContext) -> 
         "cats": cats, "suites": suites(results), "gallery": gallery(results, cats, context),
         "synthetic": synthetic(results, cats), "baseline": [c for c in cats if c.baseline],
         "agreement": agreement_section(cats, context), "review": review_section(context), "totals": totals(results),
+        "slices": slices_section(context.slices, cats),
     }
     return _environment().get_template("template.html.j2").render(**page)
 

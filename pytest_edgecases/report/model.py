@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 from markupsafe import Markup
 
 from ..records import BaselineComparison, CategoryResult, ExampleResult, RunInfo
+from ..slicefinder import Slice
 
 
 @dataclass
@@ -28,6 +29,7 @@ class ReportContext:
     failure_cap: int = 50
     review_image: Callable[[CategoryResult, ExampleResult], str | None] | None = None   # review mode's large images
     annotations: Mapping[str, Sequence[str]] = field(default_factory=dict)   # suite file -> `annotations:` places
+    slices: Sequence[Slice] = ()             # where errors concentrate (slices.py), most significant first
 
     def __post_init__(self) -> None:
         if isinstance(self.failure_cap, bool) or not isinstance(self.failure_cap, int) or self.failure_cap < 0:
@@ -255,6 +257,23 @@ class ReviewSection:
     entries: list[QueueEntry]
     more: int
     total: int
+
+
+@dataclass
+class SliceRow:
+    """One slice where errors concentrate, as the report lists it."""
+
+    scope: str                               # the category's test name, or "<suite> (all categories)"
+    anchor: str | None                       # the category panel's id, where the slice is one category's
+    where: str                               # "camera = dashcam_b and lux < 20"
+    n: int
+    errors: int
+    error_rate: float
+    rest_error_rate: float
+    q: float
+    examples: list[str]                      # the first few, the rest counted in ``more``
+    more: int
+    promotion: str | None                    # a `where:` category to paste, or None where none can be made
 
 
 @dataclass

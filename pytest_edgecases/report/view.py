@@ -11,6 +11,9 @@ from typing import Any, Mapping, Sequence
 from ..agreement import describe
 from ..records import Agreement, BaselineComparison, CategoryResult, ExampleResult, severity_rank
 from ..review_queue import stub_yaml
+from ..slicefinder import Slice
+from ..slices import describe as describe_slice
+from ..slices import promotion
 from ..stats import expected_calibration_error, reliability_bins
 from ..terminal import percent as terminal_percent
 from ..vocabulary import Severity, Status
@@ -35,6 +38,7 @@ from .model import (
     ReportContext,
     ReviewSection,
     SeverityRow,
+    SliceRow,
     SuiteView,
     SyntheticChart,
     Totals,
@@ -44,6 +48,8 @@ from .thumbs import Thumbnailer, file_thumbnailer
 #: Most review-queue entries and baseline flips listed; the rest are counted.
 LIST_CAP = 200
 FLIP_CAP = 25
+#: Examples a slice lists in the report (its whole list is in the results file's category rows).
+SLICE_EXAMPLES = 10
 #: Marks on a gallery card besides its status, in the order the status filter lists them.
 FLAGS = ("stale", "unstable", "conflict")
 #: Where a status sits in the gallery's status filter: vocabulary's order, unknown words last.
@@ -321,6 +327,16 @@ def _words(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def slices_section(found: Sequence[Slice], cats: Sequence[CategoryView]) -> list[SliceRow]:
+    """Every slice of the run with its first examples and, where it can be one, a `where:` to paste."""
+    anchors = {(c.result.suite, c.result.category): c.id for c in cats}
+    return [SliceRow(scope=s.category if s.category is not None else f"{s.suite} (all categories)",
+                     anchor=anchors.get((s.suite, s.category)) if s.category is not None else None,
+                     where=describe_slice(s.where), n=s.n, errors=s.errors, error_rate=s.error_rate,
+                     rest_error_rate=s.rest_error_rate, q=s.q, examples=list(s.examples[:SLICE_EXAMPLES]),
+                     more=max(0, len(s.examples) - SLICE_EXAMPLES), promotion=promotion(s)) for s in found]
 
 
 def review_section(context: ReportContext) -> ReviewSection | None:

@@ -13,6 +13,8 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -335,3 +337,23 @@ def test_the_review_file_round_trips_hostile_names(browser: Any, tmp_path: Path,
     assert doc["reviewer"] == "O'Brien <x>"
     assert doc["examples"] == [{"image": path, "category": "cat </script>", "sha256": "a" * 64,
                                 "predicted": labels[1], "verdict": "incorrect", "accept": [labels[1]]}]
+
+
+def test_axe_on_the_example_suites_report(browser: Any, tmp_path: Path) -> None:
+    """The realistic report (groups, calibration, slices, baseline-free review queue) at both widths."""
+    repo = Path(__file__).resolve().parents[2]
+    report = tmp_path / "report.html"
+    subprocess.run([sys.executable, "-m", "pytest", "--edgecases", "example_suite/", "-p", "no:cacheprovider",
+                    "--edgecases-no-cache", f"--edgecases-report={report}", "-q"], cwd=repo, capture_output=True,
+                   check=False, timeout=600)
+    found = {}
+    for width in (1280, 390):
+        ctx = browser.new_context(viewport={"width": width, "height": 900})
+        page = ctx.new_page()
+        page.goto(report.as_uri(), wait_until="load")
+        assert page.locator("#slices").count() == 1
+        page.evaluate(axe_source())
+        found[width] = page.evaluate("async () => (await axe.run(document)).violations"
+                                     ".map(v => [v.id, v.impact, v.nodes.map(n => n.target.join(' '))])")
+        ctx.close()
+    assert {w: [v for v in found[w] if v[1] in ("serious", "critical")] for w in found} == {1280: [], 390: []}, found

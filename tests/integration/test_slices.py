@@ -83,3 +83,27 @@ def test_the_showcase_finds_dashcam_b_in_low_light(tmp_path):
     found = [(s["category"], s["where"]) for s in json.loads(out.read_text())["slices"]]
     assert ("low_light", {"camera": "dashcam_b"}) in found
     assert not any("time_of_day" in where for _, where in found)   # dusk and night fail alike
+
+
+def test_the_report_lists_slices_escaped_with_a_where_to_paste(tiny_project, pytester, solid_image):
+    """The report's section: the slice, its examples, and a `where:` category; a hostile value stays text."""
+    rows = ["path,label,camera"]
+    for i in range(60):
+        camera = "<b>x</b>" if i % 3 == 0 else "a"
+        solid_image(pytester.path / "data" / f"{i:02d}.png", (0, 0, 250) if i % 3 == 0 else (250, 0, 0))
+        rows.append(f"data/{i:02d}.png,red,{camera}")
+    (pytester.path / "m.csv").write_text("\n".join(rows) + "\n")
+    tiny_project(SUITE, clean=0, dark=0)
+    pytester.runpytest("--edgecases", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+    html = (pytester.path / "edgecases-report.html").read_text()
+    section = html[html.index('<section id="slices">'):]
+    section = section[:section.index("</section>")]
+    assert "camera = &lt;b&gt;x&lt;/b&gt;" in section and "<b>x</b>" not in html
+    assert "data/00.png, data/03.png" in section
+    assert "where: {camera: &#34;&lt;b&gt;x&lt;/b&gt;&#34;}" in section   # quoted: not a plain YAML word
+    assert 'href="#slices"' in html
+
+
+def test_no_slices_no_section(camera_project):
+    camera_project.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-slices=off")
+    assert 'id="slices"' not in (camera_project.path / "edgecases-report.html").read_text()
