@@ -20,8 +20,6 @@ MODEL_KINDS = ("factory", "torchvision", "torchscript", "timm", "huggingface", "
 #: A suite whose predictions were made elsewhere names their file instead of a model (docs/predictions.md).
 PREDICTIONS_KIND = "predictions"
 MODEL_KEYS = (*MODEL_KINDS, PREDICTIONS_KIND, "weights", "args", "defined_by")
-#: Sources that bring their own preprocessing, used unless the suite declares preprocess:.
-OWN_PREPROCESSING = ("timm", "huggingface")
 #: Sources whose target is one file holding code and weights: (suffixes, what it is).
 _ARCHIVES = {"torchscript": ((".pt", ".pth", ".ts", ".zip"), "a TorchScript archive"),
              "exported": ((".pt2",), "a torch.export archive (torch.export.save)"),

@@ -3,7 +3,7 @@
 It is how a slice that slice discovery found (docs/slices.md) becomes a category of its own:
 `where: {camera: dashcam_b}`. A condition is a value (`camera: dashcam_b`), a list of values
 (`camera: [dashcam_a, dashcam_b]`), or a numeric range written as two numbers, either of them
-null for "unbounded": `lux: [null, 20]` keeps 0 <= lux < 20, low end included, high end not, the
+null for "unbounded": `lux: [null, 20]` keeps lux < 20; a range includes its low end, not its high end, the
 same half-open bins slice discovery reports.
 """
 from __future__ import annotations
