@@ -30,12 +30,52 @@ def severity_rank(severity: str) -> int:
     return _SEVERITY_RANK.get(severity, len(_SEVERITY_RANK))
 
 
+#: Cheap properties of an image as the model saw it (decoded, transformed, not yet preprocessed), in the
+#: order docs/slices.md lists them; slice discovery searches them and `where:` filters on them.
+PROPERTIES = ("brightness", "contrast", "sharpness", "width", "height", "aspect")
+
+
+@dataclass(frozen=True)
+class ImageProperties:
+    """An image's cheap properties (inference/properties.py measures them; docs/slices.md defines them)."""
+
+    brightness: float   # mean luminance, 0 (black) to 1 (white)
+    contrast: float     # standard deviation of luminance, 0 to 0.5
+    sharpness: float    # variance of the Laplacian of luminance (0..1 scale): blur lowers it
+    width: int
+    height: int
+    aspect: float       # width / height
+
+    def to_json(self) -> dict[str, float]:
+        """Column name → value (the store's, the results file's and slice discovery's form)."""
+        return {name: getattr(self, name) for name in PROPERTIES}
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ImageProperties":
+        """Inverse of to_json; raises ValueError on anything malformed (callers measure again then)."""
+        if not isinstance(data, dict):
+            raise ValueError("malformed image properties")
+        values = {}
+        for name in PROPERTIES:
+            value = data.get(name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"malformed image property {name}")
+            values[name] = value
+        return cls(**values)
+
+
 @dataclass(frozen=True)
 class Prediction:
-    """The model's answer for one (image, transform): top-k (label index, probability), best first."""
+    """The model's answer for one (image, transform): top-k (label index, probability), best first.
+
+    ``properties`` travel beside the answer from the decode that made it to the run (infer.py keeps
+    them in the store under the image's own key): they are not part of a cached prediction, which
+    is keyed by the model, nor of its equality.
+    """
 
     top: tuple[tuple[int, float], ...] = ()
     error: str | None = None
+    properties: ImageProperties | None = field(default=None, compare=False)
 
     @property
     def index(self) -> int | None:
@@ -105,6 +145,7 @@ class ExampleResult:
     error: str | None = None
     accept: list[str] = field(default_factory=list)
     votes: list[list[str]] = field(default_factory=list)   # [[reviewer, verdict], …] for agreement
+    properties: dict[str, float] = field(default_factory=dict)   # ImageProperties.to_json(); {} when not known
 
     @property
     def unstable(self) -> bool:

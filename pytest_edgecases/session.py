@@ -22,8 +22,9 @@ from .inference.shard import Shard
 from .inference.store import PredictionCache
 from .records import CategoryResult
 from .slicefinder import Slice, SliceSettings
-from .suite import Category, Suite, load_suite
+from .suite import Category, Example, Suite, load_suite
 from .verdicts import Scored, judge
+from .where import keep_by_properties
 
 #: Inference precisions, checked when pytest is configured (inference/predict.DTYPES maps them to dtypes).
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -89,6 +90,7 @@ class EdgecasesSession:
         self._baseline: Baseline | EdgecasesError | None = None   # read once, or the error reading it raised
         self.shard_note: str | None = None      # why a shard's items are skipped (what it wrote)
         self.save_error: EdgecasesError | None = None   # --edgecases-save-predictions could not be written
+        self.measured: Any = None   # measured.Gathered: where this process's image properties came from
 
     # -- collection ---------------------------------------------------------------------------
     def load(self, path: Path) -> Loaded:
@@ -113,8 +115,30 @@ class EdgecasesSession:
                             save=self.options.save_predictions is not None)
         inference = Inference(settings, self.runner_for, self.inferred, self.write, self.notes)
         inference.infer(self.selected)
+        self._measure()
         if self.options.save_predictions is not None:
             self._save_predictions(self.options.save_predictions, inference.saved_rows())
+
+    def _measure(self) -> None:
+        """The image properties of what will be judged: slice discovery's columns, and `where:` on properties.
+
+        Only where something reads them: a run with slices off measures only the categories whose
+        `where:` names a property. Under xdist one worker at a time, so the others read what it stored.
+        """
+        inferred = self.inferred
+        wanted = [(suite, cat) for suite, cat in self.selected
+                  if (self.options.slices is not None or cat.where_properties)
+                  and suite.path not in inferred.failures and (suite.path, cat.test_name) not in inferred.unjudged]
+        if not wanted or self.options.shard is not None:
+            return
+        from .inference import measured  # Pillow and numpy: only once there is something to measure
+
+        with xdist.run_lock(self.run_id):
+            store = xdist.open_store(self.cache_file, self.run_id)
+            try:
+                self.measured = measured.gather(wanted, inferred, store, self.rootdir)
+            finally:
+                store.close()
 
     def _save_predictions(self, path: Path, rows: list[predfiles.Row]) -> None:
         """Write the run's (or the shard's) predictions; under xdist one worker writes (each holds them all)."""
@@ -198,12 +222,13 @@ class EdgecasesSession:
         if (suite.path, category.test_name) in inferred.unjudged:
             raise inferred.unjudged[(suite.path, category.test_name)]
         scored = []
-        for ex in category.examples:
+        for ex in self._examples(suite, category):
             pred = inferred.prediction(suite, category, ex)
             if pred is None:
                 raise EdgecasesError(f"no prediction for {ex.path}: the category was not prepared",
                                      suite.display, category.line)
-            scored.append(Scored(ex, pred, inferred.shas.get(ex.file, "")))
+            scored.append(Scored(ex, pred, inferred.shas.get(ex.file, ""),
+                                 inferred.properties.get((suite.path, category.test_name, ex.path))))
         reviews = self.loaded[suite.path].reviews if suite.path in self.loaded else {}
         run = inferred.run_info.get(suite.path)
         result = judge(suite, category, scored, reviews, today=self.today, run=run)
@@ -211,6 +236,21 @@ class EdgecasesSession:
             result = self._against_baseline(suite, category, scored, reviews, result)
         result.index = index
         return result
+
+    def _examples(self, suite: Suite, category: Category) -> tuple[Example, ...]:
+        """The category's examples, its `where:` on image properties applied (an error when none is left)."""
+        if not category.where_properties:
+            return category.examples
+        place = (suite.path, category.test_name)
+        kept = keep_by_properties(category.where_properties, category.examples,
+                                  lambda ex: self.inferred.properties.get((*place, ex.path)))
+        if not kept:
+            first = category.where_properties[0]
+            raise EdgecasesError(f"where: selects none of category '{category.name}''s {len(category.examples)} "
+                                 f"examples by their image properties", suite.display, first.line,
+                                 hint="the report's slices and the results file (examples' properties) show "
+                                      "the values measured (docs/slices.md)")
+        return kept
 
     # -- baseline comparison ------------------------------------------------------------------
     def _against_baseline(self, suite: Suite, category: Category, scored: Sequence[Scored],

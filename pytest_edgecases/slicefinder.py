@@ -37,7 +37,9 @@ class SliceInput:
     """One population to search: a category's examples (or a suite's, category None).
 
     ``errors[i]`` says whether example i is a mistake; ``columns[name][i]`` is its value (None when
-    the example has none, e.g. a metadata column other categories' manifests lack).
+    the example has none, e.g. a metadata column other categories' manifests lack). Columns come in
+    order of preference: of two slices with the same examples and figures, the earlier column's is
+    reported (a manifest's `camera = b` rather than the brightness its images happen to share).
     """
 
     suite: str
@@ -113,7 +115,7 @@ def _candidates(source: SliceInput, settings: SliceSettings) -> list[_Candidate]
     least = max(settings.min_support, math.ceil(settings.min_fraction * n))
     wrong = frozenset(i for i, e in enumerate(source.errors) if e)
     singles: list[_Candidate] = []
-    for name in sorted(source.columns):
+    for name in source.columns:
         for condition, members in _conditions(name, source.columns[name], settings.bins):
             if least <= len(members) < n:
                 singles.append(_candidate(source, (condition,), members, wrong))

@@ -1,8 +1,8 @@
 """Slice discovery for a run: judged results in, reported slices and the lines that show them out.
 
 The search itself is slicefinder.py; this module decides what a run searches (each category, and
-each suite as a whole), over which columns (manifest metadata and the model's confidence), and
-how a slice reads in the terminal, the results file and as a `where:` ready to promote.
+each suite as a whole), over which columns (manifest metadata, image properties and the model's
+confidence), and how a slice reads in the terminal, the results file and as a `where:` ready to promote.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import printable
-from .records import CategoryResult, ExampleResult
+from .records import PROPERTIES, CategoryResult, ExampleResult
 from .slicefinder import Slice, SliceInput, SliceSettings, find_slices
 
 #: The model's confidence is a column too ("are confident answers wrong?"), but it is known only
@@ -38,6 +38,9 @@ def _input(suite: str, category: str | None, pairs: list[tuple[CategoryResult, E
     scored = [(r, e) for r, e in pairs if e.correct is not None and e.status != "ambiguous"]
     names = sorted({k for _, e in scored for k in e.metadata})
     columns: dict[str, list[Any]] = {name: [e.metadata.get(name) for _, e in scored] for name in names}
+    for name in PROPERTIES:   # a manifest column of the same name is the user's, and wins (as in where:)
+        if name not in columns and any(name in e.properties for _, e in scored):
+            columns[name] = [e.properties.get(name) for _, e in scored]
     columns[CONFIDENCE] = [e.confidence for _, e in scored]
     shown = [e.path if category is not None else f"{r.category}: {e.path}" for r, e in scored]
     return SliceInput(suite, category, [e.correct is False for _, e in scored], columns, shown)

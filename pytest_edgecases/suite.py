@@ -58,6 +58,8 @@ class Category:
     transform: Any = None            # a transforms.Level, or None for real images
     source: str | None = None        # `from:` value for synthetic categories
     line: int = 0
+    #: `where:` conditions on image properties: applied once the run has measured them (where.py)
+    where_properties: tuple[Condition, ...] = ()
 
     @property
     def test_name(self) -> str:
@@ -254,13 +256,14 @@ def _parse_category(ctx: Context, raw: LocDict, line: int, labels: tuple[str, ..
         examples = image_folder(ctx, folder, raw.line_of("images"), labels)
     else:
         examples = manifest(ctx, raw["manifest"], raw.line_of("manifest"), labels)
+    later: tuple[Condition, ...] = ()
     if where:
-        examples = apply_where(ctx, where, examples, name)
+        examples, later = apply_where(ctx, where, examples, name)
     if texts["group_by"] and not any(e.meta(texts["group_by"]) is not None for e in examples):
         raise ctx.error(f"group_by '{texts['group_by']}' is not a manifest column of category '{name}'",
                         raw.line_of("group_by"), hint="group_by names a column of the category's manifest CSV")
     thresholds = parse_thresholds(ctx, [defaults, raw], None, 1)
-    return [Category(name=name, examples=examples, thresholds=thresholds, **common)]
+    return [Category(name=name, examples=examples, thresholds=thresholds, where_properties=later, **common)]
 
 
 def _synthetic(ctx: Context, raw: LocDict, name: str, labels: tuple[str, ...], defaults: LocDict,
@@ -279,8 +282,9 @@ def _synthetic(ctx: Context, raw: LocDict, name: str, labels: tuple[str, ...], d
         raise ctx.error(f"from: '{source}' is neither an earlier real category nor a folder"
                         f"{did_you_mean(str(source), real)}", sline,
                         hint="declare the source category before this one")
+    later: tuple[Condition, ...] = ()
     if where:
-        examples = apply_where(ctx, where, examples, name)
+        examples, later = apply_where(ctx, where, examples, name)
     levels = _expand_transform(ctx, raw, transform_expander or expand)
     if common["group_by"]:
         base = real.get(source)
@@ -291,7 +295,7 @@ def _synthetic(ctx: Context, raw: LocDict, name: str, labels: tuple[str, ...], d
     for index, level in enumerate(levels):
         thresholds = parse_thresholds(ctx, [defaults, raw], index, len(levels))
         out.append(Category(name=name, examples=examples, thresholds=thresholds, level_id=level.id,
-                            transform=level, source=str(source), **common))
+                            transform=level, source=str(source), where_properties=later, **common))
     return out
 
 

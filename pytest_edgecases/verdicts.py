@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from .agreement import agreement
 from .annotations import Review
-from .records import CategoryResult, Check, ExampleResult, GroupFigures, Prediction, RunInfo
+from .records import CategoryResult, Check, ExampleResult, GroupFigures, ImageProperties, Prediction, RunInfo
 from .stats import wilson_interval
 from .suite import Category, Example, Suite
 from .vocabulary import SEVERITIES, Severity, Status
@@ -24,6 +24,7 @@ class Scored:
     example: Example
     prediction: Prediction
     sha256: str
+    properties: ImageProperties | None = None   # measured.gather's; None when not measured
 
 
 def example_result(category: Category, item: Scored, labels: Sequence[str], review: Review | None,
@@ -66,7 +67,8 @@ def example_result(category: Category, item: Scored, labels: Sequence[str], revi
         waiver={"reason": waiver.reason, "until": waiver.until.isoformat(), "active": str(waiver.active(today))}
         if waiver else None,
         stale=stale, conflict=bool(active and active.conflict), error=pred.error, accept=accept[1:],
-        votes=[[a.reviewer, a.verdict] for a in review.entries if a.verdict] if review else [])
+        votes=[[a.reviewer, a.verdict] for a in review.entries if a.verdict] if review else [],
+        properties=item.properties.to_json() if item.properties is not None else {})
 
 
 def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: Mapping[tuple[str, str], Review],

@@ -1,20 +1,26 @@
-"""`where:` on a category: keep only the examples whose manifest columns match.
+"""`where:` on a category: keep only the examples whose manifest columns, or image properties, match.
 
 It is how a slice that slice discovery found (docs/slices.md) becomes a category of its own:
 `where: {camera: dashcam_b}`. A condition is a value (`camera: dashcam_b`), a list of values
 (`camera: [dashcam_a, dashcam_b]`), or a numeric range written as two numbers, either of them
 null for "unbounded": `lux: [null, 20]` keeps lux < 20; a range includes its low end, not its high end, the
 same half-open bins slice discovery reports.
+
+A condition on an image property (records.PROPERTIES: `brightness: [null, 0.2]`) cannot be met while
+the suite is read: the image must be decoded first. ``apply_where`` checks it and hands it back, and
+the session applies it when the run has the properties (``keep_by_properties``), before judging. A
+manifest column with a property's name is the manifest's: the user's data wins.
 """
 from __future__ import annotations
 
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .errors import did_you_mean
 from .examples import Example
+from .records import PROPERTIES, ImageProperties
 from .validate import Context, kind_of
 from .yamlload import LocDict, LocList
 
@@ -37,15 +43,21 @@ class Condition:
         """Whether a manifest cell (text) meets the condition; a range needs a number (checked before)."""
         if not self.is_range:
             return text in self.values
-        number = float(text)
+        return self.holds(float(text))
+
+    def holds(self, number: float) -> bool:
+        """Whether a number (an image property, a parsed manifest cell) meets the condition."""
+        if not self.is_range:
+            return any(number == float(value) for value in self.values)
         return (self.low is None or number >= self.low) and (self.high is None or number < self.high)
 
 
 def parse_where(ctx: Context, raw: Any, line: int) -> tuple[Condition, ...]:
     """The `where:` mapping → conditions, or a clear error at the offending line."""
-    hint = "where: {camera: dashcam_b}, {camera: [a, b]} or a numeric range {lux: [null, 20]}"
+    hint = "where: {camera: dashcam_b}, {camera: [a, b]} or a numeric range {brightness: [null, 0.2]}"
     if not isinstance(raw, LocDict) or not raw:
-        raise ctx.error(f"where: must be a mapping of manifest column to value, got {kind_of(raw)}", line, hint=hint)
+        raise ctx.error(f"where: must be a mapping of manifest column (or image property) to value, got "
+                        f"{kind_of(raw)}", line, hint=hint)
     conditions = []
     for column, value in raw.items():
         at = raw.line_of(column)
@@ -76,15 +88,26 @@ def _from_list(ctx: Context, column: str, value: LocList, line: int, hint: str) 
 
 
 def apply_where(ctx: Context, conditions: tuple[Condition, ...], examples: tuple[Example, ...],
-                name: str) -> tuple[Example, ...]:
-    """The examples meeting every condition; an unknown column, a non-number in a range or no match is an error."""
+                name: str) -> tuple[tuple[Example, ...], tuple[Condition, ...]]:
+    """The examples meeting every manifest condition, and the conditions on image properties left for later.
+
+    An unknown column, a non-number in a range or on a property, or no match is an error.
+    """
     columns = sorted({key for e in examples for key, _ in e.metadata})
-    for cond in conditions:
+    later = tuple(c for c in conditions if c.column not in columns and c.column in PROPERTIES)
+    now = tuple(c for c in conditions if c not in later)
+    for cond in later:
+        bad = [v for v in cond.values if not _parses(v) or v == ""]
+        if bad:
+            raise ctx.error(f"where: {cond.column} is an image property, a number: {bad[0]!r} is not one", cond.line,
+                            hint=f"a range such as {{{cond.column}: [null, 0.2]}}, or numbers")
+    for cond in now:
         if cond.column not in columns:
             known = f"; its columns: {', '.join(columns)}" if columns else "; it has no metadata columns"
-            raise ctx.error(f"where: '{cond.column}' is not a manifest column of category '{name}'"
-                            f"{did_you_mean(cond.column, columns)}{known}", cond.line,
-                            hint="where: filters on the metadata columns of a manifest: (images: folders have none)")
+            raise ctx.error(f"where: '{cond.column}' is not a manifest column or an image property of category "
+                            f"'{name}'{did_you_mean(cond.column, [*columns, *PROPERTIES])}{known}", cond.line,
+                            hint=f"where: filters on a manifest's metadata columns or on the image properties "
+                                 f"{', '.join(PROPERTIES)} (docs/slices.md)")
         if cond.is_range:
             for e in examples:
                 text = e.meta(cond.column)
@@ -92,12 +115,25 @@ def apply_where(ctx: Context, conditions: tuple[Condition, ...], examples: tuple
                     at = f"{e.path}, manifest line {e.line}" if e.line else e.path
                     raise ctx.error(f"where: {cond.column}: a range needs numbers, but {at} has {text!r}",
                                     cond.line, hint="use a value or a list of values for a text column")
+    if not now:
+        return examples, later
     kept = tuple(e for e in examples
-                 if all((text := e.meta(c.column)) not in (None, "") and c.matches(text) for c in conditions))
+                 if all((text := e.meta(c.column)) not in (None, "") and c.matches(text) for c in now))
     if not kept:
-        raise ctx.error(f"where: selects none of category '{name}''s {len(examples)} examples", conditions[0].line,
+        raise ctx.error(f"where: selects none of category '{name}''s {len(examples)} examples", now[0].line,
                         hint="check the values against the manifest (matching is exact, case included)")
-    return kept
+    return kept, later
+
+
+def keep_by_properties(conditions: tuple[Condition, ...], examples: tuple[Example, ...],
+                       properties: Callable[[Example], ImageProperties | None]) -> tuple[Example, ...]:
+    """The examples whose image properties meet every condition (an image without properties meets none)."""
+    kept = []
+    for e in examples:
+        props = properties(e)
+        if props is not None and all(c.holds(getattr(props, c.column)) for c in conditions):
+            kept.append(e)
+    return tuple(kept)
 
 
 def _is_number(value: Any) -> bool:

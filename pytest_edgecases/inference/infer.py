@@ -22,7 +22,7 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 
 from ..errors import EdgecasesError
 from ..gcpolicy import paused_gc
-from ..records import Prediction, RunInfo
+from ..records import ImageProperties, Prediction, RunInfo
 from ..suite import Category, Example, Suite
 from . import keys, predfiles, recipe, xdist
 from .device import torch_free_device
@@ -44,6 +44,7 @@ class Inferred:
     run_info: dict[Path, RunInfo] = field(default_factory=dict)
     unjudged: dict[tuple[Path, str], EdgecasesError] = field(default_factory=dict)   # (suite, test name): why
     shard_total: int = 0                                       # the run's inputs, every shard's together
+    properties: dict[tuple[Path, str, str], ImageProperties] = field(default_factory=dict)   # measured.gather
 
     def prediction(self, suite: Suite, category: Category, example: Example) -> Prediction | None:
         """The example's prediction in this category (None if it was not inferred)."""
@@ -52,7 +53,7 @@ class Inferred:
 
     def clear(self) -> None:
         """Forget every example (the run is over and reported); the suites' run info stays."""
-        for held in (self.predictions, self.keys, self.shas):
+        for held in (self.predictions, self.keys, self.shas, self.properties):
             held.clear()
 
 
@@ -362,9 +363,12 @@ class Inference:
             missing = [job for key, job in looked_up.jobs.items() if key not in looked_up.found]
             self.out.predictions.update(looked_up.found)
             if missing:
+                from .measured import by_image  # Pillow and numpy: a model run has them loaded
+
                 ticker = _Progress(self.write, len(missing), model.device_type)
                 for batch in runner.run(missing, ticker):
                     store.put_many(batch)
+                    store.put_properties(by_image(batch, looked_up.jobs))
                     self.out.predictions.update(batch)
         except EdgecasesError as exc:
             if exc.path is None:   # the model's output is at fault: point at the suite's model

@@ -27,6 +27,10 @@ The model is not part of it: it addresses what any engine is given, so predictio
 (another machine, another engine, a CI shard) are matched to examples by it. Such predictions
 are never written to the prediction cache, whose keys say which model made a value.
 
+Image properties (``properties_key``), measured on the image as the model saw it before preprocessing
+(properties.py): ``PROPERTIES_TAG``, the image's SHA-256, the transform's key and its seed. Neither the
+model nor the preprocessing is part of it, so a new model, or new preprocessing, measures nothing again.
+
 Model recipe (``recipe_key``), the key of the memo that lets a rerun know a model's fingerprint
 without building it: ``RECIPE_TAG``, the model's kind, target and args, each defining file's path in
 the project with its SHA-256, the library versions and the Python version.
@@ -62,6 +66,8 @@ OPTIONAL_LIBRARIES = ("timm", "transformers", "onnxruntime")
 RECIPE_TAG = "model-recipe-2"
 #: Bump when what a model input's key (input_key) is made of changes: predictions files keyed before stop matching.
 INPUT_TAG = "model-input-1"
+#: Bump when what properties.measure computes changes (a property's definition, its rounding).
+PROPERTIES_TAG = "image-properties-1"
 #: Bump when report/thumbs.data_uri's output changes.
 THUMBNAIL_VERSION = "1"
 
@@ -118,6 +124,12 @@ def input_key(sha256: str, file: Path, transform: Level | None, seed: int, prepr
     to them and its seed, and the declared preprocessing (``Preprocess.describe()``)."""
     return digest(INPUT_TAG, sha256 or f"unreadable:{file}", transform.key if transform is not None else "",
                   str(seed), preprocess)
+
+
+def properties_key(sha256: str, transform: Level | None, seed: int) -> str:
+    """The key an image's properties are stored under: its bytes and the transform applied to them (an
+    unreadable file has no properties, and no key is asked for it)."""
+    return digest(PROPERTIES_TAG, sha256, transform.key if transform is not None else "", str(seed))
 
 
 def recipe_key(spec: ModelSpec, files: list[str], versions: dict[str, str]) -> str:

@@ -11,11 +11,13 @@ the SHA-256 of each image file keyed by its full stat (any change to the file's 
 inode or device means it is read and hashed again), and the model fingerprint of a model that
 is fully determined by files (a torchvision architecture with a weights file, a TorchScript
 archive), keyed by a digest of those files and the versions; this lets a rerun with nothing
-changed skip importing torch. A third, ``blobs``, keeps report thumbnails keyed by the digest of
-the bytes they were made from. ``runs`` tells the other workers of a pytest-xdist run the model
-key the first one computed, so that they need not build the model to read its predictions.
+changed skip importing torch. ``properties`` keeps each image's cheap properties (properties.py)
+under a key without the model (keys.properties_key), so a new model measures nothing again.
+``blobs`` keeps report thumbnails keyed by the digest of the bytes they were made from. ``runs``
+tells the other workers of a pytest-xdist run the model key the first one computed, so that they
+need not build the model to read its predictions.
 
-Every row of the four lasting tables records the day (UTC) it was last written or read, at most one
+Every row of the five lasting tables records the day (UTC) it was last written or read, at most one
 write a day per row, so a rerun on the same day writes nothing. ``prune`` drops the rows no run has
 used for a number of days: a cache kept between CI runs would otherwise grow with every model.
 """
@@ -29,16 +31,19 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
-from ..records import Prediction
+from ..records import ImageProperties, Prediction
+
+T = TypeVar("T")
 
 #: The layout of the cache file; a file of another schema has its tables dropped (keys.py lists what keys hold).
-SCHEMA = 3   # 2: each prediction carries a checksum of its key and value; 3: the day each row was last used
+SCHEMA = 4   # 2: each prediction carries a checksum of its key and value; 3: the day each row was last used;
+#              4: image properties (keys.properties_key), beside the predictions
 _CHUNK = 500  # SQLite's default limit on bound parameters is 999
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 #: The tables that last from run to run, and each one's key column.
-_LASTING = {"predictions": "key", "files": "path", "models": "recipe", "blobs": "key"}
+_LASTING = {"predictions": "key", "files": "path", "models": "recipe", "blobs": "key", "properties": "key"}
 
 #: What the stat memo compares: any difference and the file is hashed again.
 Stat = tuple[int, int, int, int, int]   # size, mtime_ns, ctime_ns, inode, device
@@ -108,7 +113,7 @@ class PredictionCache:
                 db.execute("BEGIN IMMEDIATE")
                 row = db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
                 if row is None or row[0] != str(SCHEMA):   # still: no other process upgraded it meanwhile
-                    for table in ("predictions", "files", "models", "blobs", "runs"):
+                    for table in (*_LASTING, "runs"):
                         db.execute(f"DROP TABLE IF EXISTS {table}")
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
         db.execute("CREATE TABLE IF NOT EXISTS predictions (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
@@ -118,6 +123,8 @@ class PredictionCache:
         db.execute("CREATE TABLE IF NOT EXISTS models (recipe TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
                    "used INTEGER NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+                   "checksum TEXT NOT NULL, used INTEGER NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS properties (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
                    "checksum TEXT NOT NULL, used INTEGER NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS runs (run TEXT NOT NULL, suite TEXT NOT NULL, value TEXT NOT NULL, "
                    "PRIMARY KEY (run, suite))")
@@ -130,20 +137,34 @@ class PredictionCache:
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Prediction]:
         """Cached predictions for the keys that have a valid entry."""
+        return self._get_checked("predictions", keys, Prediction.from_json)
+
+    def get_properties(self, keys: Iterable[str]) -> dict[str, ImageProperties]:
+        """Stored image properties (keys.properties_key) for the keys that have a valid entry."""
+        return self._get_checked("properties", keys, ImageProperties.from_json)
+
+    def put_properties(self, items: Mapping[str, ImageProperties]) -> None:
+        """Store image properties in one transaction."""
+        rows = [(k, v, checksum(k, v)) for k, v in ((k, json.dumps(p.to_json())) for k, p in items.items())]
+        if self._db is not None and rows:
+            self._write("INSERT OR REPLACE INTO properties VALUES (?, ?, ?, ?)", [(*row, self.day) for row in rows])
+
+    def _get_checked(self, table: str, keys: Iterable[str], parse: Callable[[Any], T]) -> dict[str, T]:
+        """The valid entries of a checksummed table (``parse`` raises ValueError or TypeError on a bad one)."""
         if self._db is None:
             return {}
-        found: dict[str, Prediction] = {}
+        found: dict[str, T] = {}
         old: list[str] = []
         keys = list(keys)
         try:
             for chunk, marks in _chunks(keys):
                 rows = self._db.execute(
-                    f"SELECT key, value, checksum, used FROM predictions WHERE key IN ({marks})", chunk)
+                    f"SELECT key, value, checksum, used FROM {table} WHERE key IN ({marks})", chunk)
                 for key, value, check, used in rows:
                     if check != checksum(key, value):
                         continue  # damaged, or not this key's value: recompute
                     try:
-                        found[key] = Prediction.from_json(json.loads(value))
+                        found[key] = parse(json.loads(value))
                     except (ValueError, TypeError):
                         continue  # malformed entry: recompute, never trust
                     if used != self.day:
@@ -151,7 +172,7 @@ class PredictionCache:
         except sqlite3.DatabaseError as exc:
             self._disable(f"the prediction cache {self.path} is unreadable ({exc})")
             return {}
-        self._stamp("predictions", old)
+        self._stamp(table, old)
         return found
 
     def put_many(self, items: Mapping[str, Prediction]) -> None:

@@ -1,0 +1,78 @@
+"""Each selected example's image properties: from inference's own decode, from the store, or decoded here.
+
+Properties do not depend on the model: they are stored under keys.properties_key (the image's bytes
+and its transform), so a warm rerun reads them in one query and a new model measures nothing again.
+An image inference has just decoded brings its properties with its prediction (predict._prepare);
+one whose prediction was cached, or came from a predictions file, is decoded here (once, then stored).
+An image that cannot be read has none.
+
+Inference stores the properties of each batch as it stores its predictions (``by_image``), so an
+interrupted run keeps them, and the other workers of a pytest-xdist run find them in the store.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, NamedTuple, Sequence
+
+from ..records import ImageProperties, Prediction
+from ..suite import Category, Suite
+from . import keys
+from .properties import Source, measure_files
+from .runner import Job
+from .store import PredictionCache
+
+if TYPE_CHECKING:
+    from .infer import Inferred  # which imports this module to store a batch's properties
+
+class Gathered(NamedTuple):
+    """How many distinct images' properties came from where (what tests and benchmarks count)."""
+
+    stored: int      # read from the store
+    inferred: int    # measured by this run's inference, as it decoded
+    decoded: int     # decoded here to be measured
+
+
+def by_image(batch: Mapping[str, Prediction], jobs: Mapping[str, Job]) -> dict[str, ImageProperties]:
+    """The properties a batch of predictions brought, under their images' keys (to store beside them)."""
+    out = {}
+    for key, prediction in batch.items():
+        job = jobs.get(key)
+        if prediction.properties is not None and job is not None and job.sha256:
+            out[keys.properties_key(job.sha256, job.transform, job.seed)] = prediction.properties
+    return out
+
+
+def gather(selected: Sequence[tuple[Suite, Category]], inferred: Inferred, store: PredictionCache, rootdir: Path,
+           threads: int | None = None) -> Gathered:
+    """Fill ``inferred.properties`` for every readable example of the selected categories."""
+    wanted: dict[str, Source] = {}
+    of: dict[tuple[Path, str, str], str] = {}   # (suite file, test name, example path), as Inferred.keys
+    fresh: dict[str, ImageProperties] = {}
+    for suite, cat in selected:
+        for ex in cat.examples:
+            sha = inferred.shas.get(ex.file, "")
+            if not sha:
+                continue   # unreadable: inference reports it; it has no properties
+            seed = keys.example_seed(ex.file, rootdir, cat.transform)
+            key = keys.properties_key(sha, cat.transform, seed)
+            place = (suite.path, cat.test_name, ex.path)
+            of[place] = key
+            if key not in wanted:
+                wanted[key] = Source(ex.file, sha, cat.transform, seed)
+            prediction = inferred.prediction(suite, cat, ex)
+            if prediction is not None and prediction.properties is not None:
+                fresh[key] = prediction.properties
+    found = store.get_properties(wanted)
+    new = {key: fresh[key] for key in wanted if key not in found and key in fresh}
+    missing = [key for key in wanted if key not in found and key not in new]
+    decoded = 0
+    for key, props in zip(missing, measure_files([wanted[key] for key in missing], threads), strict=True):
+        if props is not None:
+            new[key] = props
+            decoded += 1
+    store.put_properties(new)
+    known = {**found, **new}
+    for place, key in of.items():
+        if key in known:
+            inferred.properties[place] = known[key]
+    return Gathered(stored=len(found), inferred=len(new) - decoded, decoded=decoded)
