@@ -363,8 +363,9 @@ class Inference:
             missing = [job for key, job in looked_up.jobs.items() if key not in looked_up.found]
             self.out.predictions.update(looked_up.found)
             if missing:
-                from .measured import by_image  # Pillow and numpy: a model run has them loaded
+                from .measured import by_image, unmeasured  # Pillow and numpy: a model run has them loaded
 
+                missing = unmeasured(missing, store)   # a new model: the images' properties are stored already
                 ticker = _Progress(self.write, len(missing), model.device_type)
                 for batch in runner.run(missing, ticker):
                     store.put_many(batch)

@@ -42,6 +42,14 @@ def by_image(batch: Mapping[str, Prediction], jobs: Mapping[str, Job]) -> dict[s
     return out
 
 
+def unmeasured(jobs: Sequence[Job], store: PredictionCache) -> list[Job]:
+    """The jobs, those whose image's properties the store holds marked not to be measured again (a model
+    change infers every image anew, but its images are the same)."""
+    of = {job.key: keys.properties_key(job.sha256, job.transform, job.seed) for job in jobs if job.sha256}
+    stored = store.get_properties(set(of.values()))
+    return [job._replace(measure=False) if of.get(job.key) in stored else job for job in jobs]
+
+
 def gather(selected: Sequence[tuple[Suite, Category]], inferred: Inferred, store: PredictionCache, rootdir: Path,
            threads: int | None = None) -> Gathered:
     """Fill ``inferred.properties`` for every readable example of the selected categories."""

@@ -23,7 +23,7 @@ from .runner import Job
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def _prepare(job: Job, pre: Preprocessor) -> tuple[torch.Tensor, ImageProperties] | str:
+def _prepare(job: Job, pre: Preprocessor) -> tuple[torch.Tensor, ImageProperties | None] | str:
     """Read, decode, transform and preprocess one image, and measure its properties as the model sees it
     before preprocessing (properties.py: a fraction of the decode's cost); an error string instead of raising."""
     try:
@@ -34,7 +34,7 @@ def _prepare(job: Job, pre: Preprocessor) -> tuple[torch.Tensor, ImageProperties
         image = decode_rgb(data)
         if job.transform is not None:
             image = apply(image, job.transform, job.seed)
-        return pre(image), measure(image)
+        return pre(image), measure(image) if job.measure else None
     except ImageError as exc:
         return str(exc)
     except Exception as exc:  # a user's preprocess or a transform failing on one image
@@ -140,7 +140,8 @@ def _take_batch(pending: collections.deque, batch_size: int
         else:
             batch_jobs.append(job)
             tensors.append(value[0])
-            measured[job.key] = value[1]
+            if value[1] is not None:
+                measured[job.key] = value[1]
     return out, batch_jobs, tensors, measured
 
 

@@ -30,6 +30,7 @@ class Job(NamedTuple):
     transform: Level | None = None
     seed: int = 0
     sha256: str = ""    # the bytes the key was made from; other bytes are refused, never cached
+    measure: bool = True   # measure the image's properties as it is decoded (False: the store has them)
 
 
 @dataclass(frozen=True)
