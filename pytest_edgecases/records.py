@@ -47,21 +47,8 @@ class ImageProperties:
     aspect: float       # width / height
 
     def to_json(self) -> dict[str, float]:
-        """Column name → value (the store's, the results file's and slice discovery's form)."""
+        """Column name → value (the results file's and slice discovery's form)."""
         return {name: getattr(self, name) for name in PROPERTIES}
-
-    @classmethod
-    def from_json(cls, data: Any) -> "ImageProperties":
-        """Inverse of to_json; raises ValueError on anything malformed (callers measure again then)."""
-        if not isinstance(data, dict):
-            raise ValueError("malformed image properties")
-        values = {}
-        for name in PROPERTIES:
-            value = data.get(name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"malformed image property {name}")
-            values[name] = value
-        return cls(**values)
 
 
 @dataclass(frozen=True)

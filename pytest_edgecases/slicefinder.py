@@ -195,6 +195,9 @@ def _to_slice(c: _Candidate) -> Slice:
 
 def _number(value: Any) -> float | None:
     """A finite number, also from a manifest's text ("35", "0.12"); None for anything else."""
+    kind = type(value)
+    if kind is float:   # image properties and confidence: the common case, without the ABC checks below
+        return value if math.isfinite(value) else None
     if isinstance(value, bool):
         return None
     if isinstance(value, numbers.Real):

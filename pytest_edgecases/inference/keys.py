@@ -129,7 +129,9 @@ def input_key(sha256: str, file: Path, transform: Level | None, seed: int, prepr
 def properties_key(sha256: str, transform: Level | None, seed: int) -> str:
     """The key an image's properties are stored under: its bytes and the transform applied to them (an
     unreadable file has no properties, and no key is asked for it)."""
-    return digest(PROPERTIES_TAG, sha256, transform.key if transform is not None else "", str(seed))
+    # Plain text, not a digest (as thumbnail_key): every part is already a digest or short, and a warm
+    # rerun makes one per example.
+    return f"properties:{PROPERTIES_TAG}:{sha256}:{transform.key if transform is not None else ''}:{seed}"
 
 
 def recipe_key(spec: ModelSpec, files: list[str], versions: dict[str, str]) -> str:

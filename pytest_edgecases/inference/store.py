@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import sqlite3
@@ -33,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
-from ..records import ImageProperties, Prediction
+from ..records import PROPERTIES, ImageProperties, Prediction
 
 T = TypeVar("T")
 
@@ -59,6 +60,23 @@ def _chunks(keys: list[str]) -> Iterator[tuple[list[str], str]]:
 def today() -> int:
     """Days since the epoch, UTC: the unit of the cache's last-used stamps."""
     return int(time.time() // 86400)
+
+
+def _properties_text(props: ImageProperties) -> str:
+    """Image properties as stored: their values in PROPERTIES order, comma-separated (a warm rerun reads
+    one row per image, and this parses several times faster than JSON)."""
+    return ",".join(repr(getattr(props, name)) for name in PROPERTIES)
+
+
+def _properties_from_text(text: str) -> ImageProperties:
+    """Inverse of _properties_text; raises ValueError on anything malformed."""
+    values = text.split(",")
+    if len(values) != len(PROPERTIES):
+        raise ValueError("malformed image properties")
+    b, c, s, w, h, a = (float(v) for v in values)
+    if not all(math.isfinite(v) for v in (b, c, s, a)) or w != int(w) or h != int(h):
+        raise ValueError("malformed image properties")
+    return ImageProperties(brightness=b, contrast=c, sharpness=s, width=int(w), height=int(h), aspect=a)
 
 
 def checksum(key: str, value: str) -> str:
@@ -141,16 +159,18 @@ class PredictionCache:
 
     def get_properties(self, keys: Iterable[str]) -> dict[str, ImageProperties]:
         """Stored image properties (keys.properties_key) for the keys that have a valid entry."""
-        return self._get_checked("properties", keys, ImageProperties.from_json)
+        return self._get_checked("properties", keys, _properties_from_text, parse_json=False)
 
     def put_properties(self, items: Mapping[str, ImageProperties]) -> None:
         """Store image properties in one transaction."""
-        rows = [(k, v, checksum(k, v)) for k, v in ((k, json.dumps(p.to_json())) for k, p in items.items())]
+        rows = [(k, v, checksum(k, v)) for k, v in ((k, _properties_text(p)) for k, p in items.items())]
         if self._db is not None and rows:
             self._write("INSERT OR REPLACE INTO properties VALUES (?, ?, ?, ?)", [(*row, self.day) for row in rows])
 
-    def _get_checked(self, table: str, keys: Iterable[str], parse: Callable[[Any], T]) -> dict[str, T]:
-        """The valid entries of a checksummed table (``parse`` raises ValueError or TypeError on a bad one)."""
+    def _get_checked(self, table: str, keys: Iterable[str], parse: Callable[[Any], T],
+                     parse_json: bool = True) -> dict[str, T]:
+        """The valid entries of a checksummed table (``parse``, of the JSON value or of the text, raises
+        ValueError or TypeError on a bad one)."""
         if self._db is None:
             return {}
         found: dict[str, T] = {}
@@ -164,7 +184,7 @@ class PredictionCache:
                     if check != checksum(key, value):
                         continue  # damaged, or not this key's value: recompute
                     try:
-                        found[key] = parse(json.loads(value))
+                        found[key] = parse(json.loads(value) if parse_json else value)
                     except (ValueError, TypeError):
                         continue  # malformed entry: recompute, never trust
                     if used != self.day:

@@ -1,0 +1,116 @@
+"""What slice discovery (with image properties) costs a warm rerun: the example suite and a 20,000-image suite.
+
+Slices are on by default only while they cost under 5% of a warm rerun (issue 20). For each project
+this runs the suite cold once (inference measures the images' properties as it decodes them), then
+warm reruns with ``--edgecases-slices=off`` and ``=on`` interleaved, ``--repeat`` times each, and
+prints, per project:
+
+  slices' own time in a warm rerun / the warm rerun without them ..... <= 5%
+  (timed inside the run by benchmarks/_slicetimer.py: reading the stored properties, and the search)
+  warm rerun with slices / without (wall clock, medians) ............. info: noisy on a shared machine
+  the first warm rerun with slices after a cache without properties .. info: a one-off decode of every image
+
+The in-run timing is the figure to trust on a busy machine: a wall-clock difference of a few
+percent is within the noise of two medians. Usage:
+
+    PYTHONPATH=. python benchmarks/slices.py                    # the example suite and 20,000 images
+    PYTHONPATH=. python benchmarks/slices.py --sizes 2000 --repeat 3
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+import workload  # noqa: E402
+
+TIMED = re.compile(r"slices-timer: measure ([\d.]+)s, search ([\d.]+)s")
+
+
+def run(cmd: list[str], cwd: Path) -> tuple[float, str]:
+    """Wall time and output of a command (PYTHONPATH: the repository and this folder, for the timer plugin)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(HERE)])
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        print(proc.stdout[-3000:], proc.stderr[-3000:])
+        raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
+    return seconds, proc.stdout
+
+
+def timed(output: str) -> float:
+    """Seconds the run spent on slices (properties read or measured, and the search), from _slicetimer."""
+    m = TIMED.search(output)
+    if not m:
+        raise SystemExit("the timer plugin printed nothing:\n" + output[-2000:])
+    return float(m[1]) + float(m[2])
+
+
+def bench(name: str, cwd: Path, target: list[str], cache: Path, repeat: int) -> None:
+    base = [sys.executable, "-m", "pytest", "--edgecases", *target, "-q", "-p", "no:cacheprovider",
+            "-p", "no:randomly", "-p", "_slicetimer", f"--edgecases-cache-dir={cache}", "--edgecases-report=none"]
+    shutil.rmtree(cache, ignore_errors=True)
+    cold, _ = run(base, cwd)
+    print(f"\n== {name}: cold run {cold:.1f}s ({load()})", flush=True)
+    run(base, cwd)   # warm once: every cache row stamped today
+    off: list[float] = []
+    on: list[float] = []
+    own: list[float] = []
+    for _ in range(repeat):
+        off.append(run([*base, "--edgecases-slices=off"], cwd)[0])
+        seconds, output = run(base, cwd)
+        on.append(seconds)
+        own.append(timed(output))
+    off_s, on_s, own_s = statistics.median(off), statistics.median(on), statistics.median(own)
+    share = own_s / off_s
+    print(f"  [{'PASS' if share < 0.05 else 'FAIL'}] slices' own time / warm rerun without them: {share:.1%} "
+          f"({own_s:.3f}s of {off_s:.2f}s; target < 5%)")
+    print(f"  [info] warm rerun with slices / without (wall, medians of {repeat}): {on_s / off_s:.3f}x "
+          f"({on_s:.2f}s vs {off_s:.2f}s; {load()})")
+    db = sqlite3.connect(str(cache / "predictions.sqlite"))
+    with db:
+        db.execute("DELETE FROM properties")   # as after an upgrade: predictions cached, properties not yet
+    db.close()
+    seconds, output = run(base, cwd)
+    print(f"  [info] first warm rerun after a cache without properties: {seconds:.2f}s, of which measuring "
+          f"(decoding every image once) and searching {timed(output):.2f}s", flush=True)
+
+
+def load() -> str:
+    return "load %.2f %.2f %.2f" % os.getloadavg()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "pytest-edgecases-bench")
+    parser.add_argument("--sizes", default="20000", help="image counts of the synthetic suite, comma-separated")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-example", action="store_true", help="skip the example suite")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    print(f"{os.cpu_count()} cores; {load()}", flush=True)
+    if not args.no_example:
+        bench("example suite", REPO, ["example_suite/edgecases.yaml"], args.work / "example-cache", args.repeat)
+    for n in (int(s) for s in args.sizes.split(",") if s):
+        root = workload.build_project(args.work, n)
+        for old in root.glob("*.edgecases.yaml"):
+            old.unlink()
+        (root / "small.edgecases.yaml").write_text(workload.suite_text("small", defined_by=True))
+        bench(f"small CNN x {n}", root, [], root / "slices-cache", args.repeat)
+
+
+if __name__ == "__main__":
+    main()
