@@ -29,6 +29,7 @@ def rows(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
                    "margin": e.margin, "top3": "; ".join(f"{lab}:{p:.3f}" for lab, p in e.top), "sha256": e.sha256,
                    "error": e.error or ""}
             row.update({f"meta.{k}": v for k, v in sorted(e.metadata.items())})
+            row.update({f"property.{k}": v for k, v in e.properties.items()})
             out.append(row)
     return out
 
