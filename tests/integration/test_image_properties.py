@@ -156,3 +156,17 @@ def test_properties_in_where_are_documented_errors_at_collection(street):
     result = street.runpytest("--edgecases", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*where: 'brightnes' is not a manifest column or an image property of category "
                                  "'dark' (did you mean 'brightness'?)*"])
+
+
+def test_under_xdist_where_and_slices_on_properties_judge_as_one_process_does(street):
+    """Each worker measures (or reads what the first stored) under the run's lock: the same images, the same slices."""
+    suite(street, "  - {name: street, images: street/, min_accuracy: 0.5}\n"
+                  "  - {name: dark, manifest: m.csv, where: {brightness: [null, 0.1]}}\n")
+    _, serial = run(street, "--edgecases-no-cache")
+    result = street.runpytest_subprocess("--edgecases", "-p", "no:cacheprovider", "-n", "2", "--edgecases-no-cache",
+                                         "--edgecases-results=xdist.json", "--edgecases-report=none")
+    result.assert_outcomes(passed=2)
+    xdist = json.loads((street.path / "xdist.json").read_text())
+    assert xdist["slices"] == serial["slices"]
+    assert ({c["category"]: c["n_examples"] for c in xdist["categories"]}
+            == {c["category"]: c["n_examples"] for c in serial["categories"]} == {"street": 60, "dark": 20})
