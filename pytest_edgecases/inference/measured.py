@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, NamedTuple, Sequence
 
 from ..records import ImageProperties, Prediction
-from ..suite import Category, Suite
+from ..suite import Category, Example, Suite
 from . import keys
 from .properties import Source, measure_files
 from .runner import Job
@@ -53,28 +53,34 @@ def unmeasured(jobs: Sequence[Job], store: PredictionCache) -> list[Job]:
 def gather(selected: Sequence[tuple[Suite, Category]], inferred: Inferred, store: PredictionCache, rootdir: Path,
            threads: int | None = None) -> Gathered:
     """Fill ``inferred.properties`` for every readable example of the selected categories."""
-    wanted: dict[str, Source] = {}
+    wanted: dict[str, tuple[Suite, Category, Example, int]] = {}   # a key's first example, and its seed
     of: dict[tuple[Path, str, str], str] = {}   # (suite file, test name, example path), as Inferred.keys
-    fresh: dict[str, ImageProperties] = {}
+    shas = inferred.shas
     for suite, cat in selected:
+        transform = cat.transform
         for ex in cat.examples:
-            sha = inferred.shas.get(ex.file, "")
+            sha = shas.get(ex.file, "")
             if not sha:
                 continue   # unreadable: inference reports it; it has no properties
-            seed = keys.example_seed(ex.file, rootdir, cat.transform)
-            key = keys.properties_key(sha, cat.transform, seed)
-            place = (suite.path, cat.test_name, ex.path)
-            of[place] = key
+            seed = keys.example_seed(ex.file, rootdir, transform) if transform is not None else 0
+            key = keys.properties_key(sha, transform, seed)
+            of[(suite.path, cat.test_name, ex.path)] = key
             if key not in wanted:
-                wanted[key] = Source(ex.file, sha, cat.transform, seed)
-            prediction = inferred.prediction(suite, cat, ex)
-            if prediction is not None and prediction.properties is not None:
-                fresh[key] = prediction.properties
+                wanted[key] = (suite, cat, ex, seed)
     found = store.get_properties(wanted)
-    new = {key: fresh[key] for key in wanted if key not in found and key in fresh}
-    missing = [key for key in wanted if key not in found and key not in new]
+    new: dict[str, ImageProperties] = {}
+    missing: list[str] = []
+    for key, (suite, cat, ex, _) in wanted.items():
+        if key in found:
+            continue
+        prediction = inferred.prediction(suite, cat, ex)   # just inferred: measured as it was decoded
+        if prediction is not None and prediction.properties is not None:
+            new[key] = prediction.properties
+        else:
+            missing.append(key)
+    sources = [Source(ex.file, shas[ex.file], cat.transform, seed) for _, cat, ex, seed in (wanted[k] for k in missing)]
     decoded = 0
-    for key, props in zip(missing, measure_files([wanted[key] for key in missing], threads), strict=True):
+    for key, props in zip(missing, measure_files(sources, threads), strict=True):
         if props is not None:
             new[key] = props
             decoded += 1
