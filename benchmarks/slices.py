@@ -15,6 +15,7 @@ percent is within the noise of two medians. Usage:
 
     PYTHONPATH=. python benchmarks/slices.py                    # the example suite and 20,000 images
     PYTHONPATH=. python benchmarks/slices.py --sizes 2000 --repeat 3
+    PYTHONPATH=. python benchmarks/slices.py --reuse-cache   # no cold runs where their caches are left
 """
 from __future__ import annotations
 
@@ -59,12 +60,15 @@ def timed(output: str) -> float:
     return float(m[1]) + float(m[2])
 
 
-def bench(name: str, cwd: Path, target: list[str], cache: Path, repeat: int) -> None:
+def bench(name: str, cwd: Path, target: list[str], cache: Path, repeat: int, reuse: bool = False) -> None:
     base = [sys.executable, "-m", "pytest", "--edgecases", *target, "-q", "-p", "no:cacheprovider",
             "-p", "no:randomly", "-p", "_slicetimer", f"--edgecases-cache-dir={cache}", "--edgecases-report=none"]
-    shutil.rmtree(cache, ignore_errors=True)
-    cold, _ = run(base, cwd)
-    print(f"\n== {name}: cold run {cold:.1f}s ({load()})", flush=True)
+    if reuse and (cache / "predictions.sqlite").exists():
+        print(f"\n== {name}: the cache of an earlier run reused ({load()})", flush=True)
+    else:
+        shutil.rmtree(cache, ignore_errors=True)
+        cold, _ = run(base, cwd)
+        print(f"\n== {name}: cold run {cold:.1f}s ({load()})", flush=True)
     run(base, cwd)   # warm once: every cache row stamped today
     off: list[float] = []
     on: list[float] = []
@@ -99,17 +103,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="20000", help="image counts of the synthetic suite, comma-separated")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-example", action="store_true", help="skip the example suite")
+    parser.add_argument("--reuse-cache", action="store_true", help="no cold run where a cache is left from one")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} cores; {load()}", flush=True)
     if not args.no_example:
-        bench("example suite", REPO, ["example_suite/edgecases.yaml"], args.work / "example-cache", args.repeat)
+        bench("example suite", REPO, ["example_suite/edgecases.yaml"], args.work / "example-cache", args.repeat,
+              args.reuse_cache)
     for n in (int(s) for s in args.sizes.split(",") if s):
         root = workload.build_project(args.work, n)
         for old in root.glob("*.edgecases.yaml"):
             old.unlink()
         (root / "small.edgecases.yaml").write_text(workload.suite_text("small", defined_by=True))
-        bench(f"small CNN x {n}", root, [], root / "slices-cache", args.repeat)
+        bench(f"small CNN x {n}", root, [], root / "slices-cache", args.repeat, args.reuse_cache)
 
 
 if __name__ == "__main__":
