@@ -15,6 +15,8 @@ One module per concern, found from here:
 - runner.py: the seam "jobs in, predictions out" (Job, ModelIdentity, Runner); local.py is the
   in-process torch runner.
 - store.py: the SQLite prediction cache; xdist.py: what the workers of one xdist run share.
+- properties.py: an image's cheap properties (brightness, contrast, sharpness, size), measured as it
+  is decoded; measured.py: each judged example's, from that decode, the store, or a decode of its own.
 - infer.py: the order of it all (hash, key, look up, run what the store lacks).
 
 Only models.py (with weights.py, logits.py and sources/), preprocess.py, predict.py and local.py
