@@ -143,14 +143,15 @@ def _candidate(source: SliceInput, conditions: tuple[Condition, ...], members: i
 
 
 def _bitset(indices: Iterable[int]) -> int:
-    """The int whose bit i is set for each index (built as bytes: adding 1 << i per index is quadratic)."""
-    bits = bytearray()
-    for i in indices:
-        byte = i >> 3
-        if byte >= len(bits):
-            bits.extend(bytes(byte + 1 - len(bits)))
-        bits[byte] |= 1 << (i & 7)
-    return int.from_bytes(bits, "little")
+    """The int whose bit i is set for each index (built as text: adding 1 << i per index is quadratic)."""
+    listed = list(indices)
+    if not listed:
+        return 0
+    digits = bytearray(b"0" * (max(listed) + 1))   # base-2 digits, lowest bit first; int() reads base 2 in linear time
+    for i in listed:
+        digits[i] = 49   # "1"
+    digits.reverse()
+    return int(digits, 2)
 
 
 def _indices(bitset: int) -> list[int]:
@@ -172,6 +173,8 @@ def _conditions(name: str, values: Sequence[Any], bins: int) -> list[tuple[Condi
 
 def _numbers(values: list[Any]) -> list[float] | None:
     """Every value as a finite number, or None as soon as one is not one (a text column stops at its first)."""
+    if all(type(v) is float for v in values):   # image properties, confidence: no conversion to make
+        return values if all(map(math.isfinite, values)) else None
     out = []
     for value in values:
         number = _number(value)

@@ -36,19 +36,26 @@ def fisher_greater(errors_in: int, n_in: int, errors_out: int, n_out: int) -> fl
 
     mode = (n_in + 1) * (errors + 1) // (total + 2)
     if errors_in > mode:   # the upper tail is the small side: sum it directly
-        return min(1.0, _sum_from(pmf, errors_in, hi, +1))
-    return max(0.0, 1.0 - _sum_from(pmf, errors_in - 1, lo, -1))
+        return min(1.0, _sum_from(pmf(errors_in), errors_in, hi, +1, errors, n_in, total))
+    return max(0.0, 1.0 - _sum_from(pmf(errors_in - 1), errors_in - 1, lo, -1, errors, n_in, total))
 
 
-def _sum_from(pmf, start: int, stop: int, step: int) -> float:
-    """pmf(start) + pmf(start + step) + … up to stop, stopping early once the terms are negligible."""
-    total = 0.0
-    for x in range(start, stop + step, step):
-        term = pmf(x)
-        total += term
-        if term < total * 1e-17:
-            break
-    return total
+def _sum_from(first: float, start: int, stop: int, step: int, errors: int, n_in: int, total: int) -> float:
+    """pmf(start) + pmf(start + step) + … up to stop (``first`` is pmf(start)), stopping early once the terms
+    are negligible. Each term from the one before by the hypergeometric ratio
+    pmf(x + 1) / pmf(x) = (K - x)(n - x) / ((x + 1)(N - K - n + x + 1)): one exp per test, not three
+    log-gammas per term (a run tests thousands of candidates)."""
+    term, acc = first, 0.0
+    x = start
+    while True:
+        acc += term
+        if x == stop or term < acc * 1e-17:
+            return acc
+        if step > 0:
+            term *= (errors - x) * (n_in - x) / ((x + 1) * (total - errors - n_in + x + 1))
+        else:
+            term *= x * (total - errors - n_in + x) / ((errors - x + 1) * (n_in - x + 1))
+        x += step
 
 
 def benjamini_hochberg(pvalues: Sequence[float], weights: Sequence[float] | None = None) -> list[float]:
