@@ -60,7 +60,8 @@ def timed(output: str) -> tuple[float, float]:
     return float(m[1]), float(m[2])
 
 
-def bench(name: str, cwd: Path, target: list[str], cache: Path, repeat: int, reuse: bool = False) -> None:
+def bench(name: str, cwd: Path, target: list[str], cache: Path, repeat: int, reuse: bool = False,
+          refill: bool = True) -> None:
     base = [sys.executable, "-m", "pytest", "--edgecases", *target, "-q", "-p", "no:cacheprovider",
             "-p", "no:randomly", "-p", "_slicetimer", f"--edgecases-cache-dir={cache}", "--edgecases-report=none"]
     if reuse and (cache / "predictions.sqlite").exists():
@@ -89,6 +90,8 @@ def bench(name: str, cwd: Path, target: list[str], cache: Path, repeat: int, reu
           f"{statistics.median(search):.3f}s; target < 5%)")
     print(f"  [info] warm rerun with slices / without (wall, medians of {repeat}): {on_s / off_s:.3f}x "
           f"({on_s:.2f}s vs {off_s:.2f}s; {load()})")
+    if not refill:
+        return
     db = sqlite3.connect(str(cache / "predictions.sqlite"))
     with db:
         db.execute("DELETE FROM properties")   # as after an upgrade: predictions cached, properties not yet
@@ -109,18 +112,20 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-example", action="store_true", help="skip the example suite")
     parser.add_argument("--reuse-cache", action="store_true", help="no cold run where a cache is left from one")
+    parser.add_argument("--no-refill", action="store_true", help="skip the rerun that measures every image again")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} cores; {load()}", flush=True)
     if not args.no_example:
         bench("example suite", REPO, ["example_suite/edgecases.yaml"], args.work / "example-cache", args.repeat,
-              args.reuse_cache)
+              args.reuse_cache, not args.no_refill)
     for n in (int(s) for s in args.sizes.split(",") if s):
         root = workload.build_project(args.work, n)
         for old in root.glob("*.edgecases.yaml"):
             old.unlink()
         (root / "small.edgecases.yaml").write_text(workload.suite_text("small", defined_by=True))
-        bench(f"small CNN x {n}", root, [], root / "slices-cache", args.repeat, args.reuse_cache)
+        bench(f"small CNN x {n}", root, [], root / "slices-cache", args.repeat, args.reuse_cache,
+              not args.no_refill)
 
 
 if __name__ == "__main__":
