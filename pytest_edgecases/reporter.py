@@ -43,7 +43,8 @@ class RunReporter:
         edge.results.sort(key=lambda r: (r.suite_file, r.index))
         _holm_across_categories(edge)
         if edge.results and edge.options.slices is not None:
-            edge.slices = discover(edge.results, edge.options.slices)
+            with paused_gc():   # columns and bitsets per example and candidate, none in a cycle
+                edge.slices = discover(edge.results, edge.options.slices)
         if edge.results:
             with paused_gc():
                 write_outputs(edge)

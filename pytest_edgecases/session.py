@@ -133,7 +133,7 @@ class EdgecasesSession:
             return
         from .inference import measured  # Pillow and numpy: only once there is something to measure
 
-        with xdist.run_lock(self.run_id):
+        with xdist.run_lock(self.run_id), paused_gc():   # a key and a value per example, in no cycle
             store = xdist.open_store(self.cache_file, self.run_id)
             try:
                 self.measured = measured.gather(wanted, inferred, store, self.rootdir)

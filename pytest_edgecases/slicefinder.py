@@ -162,9 +162,11 @@ def _indices(bitset: int) -> list[int]:
 def _conditions(name: str, values: Sequence[Any], bins: int) -> list[tuple[Condition, list[int]]]:
     """The single conditions on one column: each value, or quantile bins when it is numeric."""
     present = [i for i, v in enumerate(values) if v is not None and v != ""]
-    numbers = _numbers([values[i] for i in present])
-    if numbers is not None and len(set(numbers)) > bins:
-        return _bins(name, present, numbers, bins)
+    kept = [values[i] for i in present]
+    if len(set(kept)) > bins:   # else value by value, whatever they are (a constant column: one, or none)
+        numbers = _numbers(kept)
+        if numbers is not None and len(set(numbers)) > bins:
+            return _bins(name, present, numbers, bins)
     by_value: dict[Any, list[int]] = {}
     for i in present:
         by_value.setdefault(values[i], []).append(i)
