@@ -41,6 +41,8 @@ _OPTIONS = [
     ("slices-fdr", "0.05", "slice discovery: the false-discovery rate the reported slices are held to"),
     ("slices-min-examples", "10", "slice discovery: the fewest examples a slice may have"),
     ("slices-min-fraction", "0.05", "slice discovery: the smallest share of its category a slice may be"),
+    ("slices-properties", "off", "slice discovery: also search the images' brightness, contrast, sharpness and "
+                                 "size (on or off)"),
     ("shard", "", "K/N: infer only shard K of N, write its predictions (--edgecases-save-predictions), judge nothing"),
     ("save-predictions", "", "write this run's predictions to PATH (.parquet, .csv or .jsonl)"),
     ("predictions", "", "judge predictions read from FILE (.parquet, .csv, .jsonl; a glob too; repeatable): "
@@ -163,11 +165,15 @@ def _slices(config: pytest.Config) -> Any:
     switch = str(_get(config, "slices")).lower()
     if switch not in ("on", "off"):
         raise pytest.UsageError(f"--edgecases-slices must be on or off, got {switch!r}")
+    properties = str(_get(config, "slices-properties")).lower()
+    if properties not in ("on", "off"):
+        raise pytest.UsageError(f"--edgecases-slices-properties must be on or off, got {properties!r}")
     if switch == "off":
         return None
     return SliceSettings(q=_fraction(config, "slices-fdr", open_low=True),
                          min_support=_whole_number(config, "slices-min-examples", 1),
-                         min_fraction=_fraction(config, "slices-min-fraction", open_low=False))
+                         min_fraction=_fraction(config, "slices-min-fraction", open_low=False),
+                         properties=properties == "on")
 
 
 def _fraction(config: pytest.Config, name: str, *, open_low: bool) -> float:

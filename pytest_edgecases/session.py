@@ -122,12 +122,14 @@ class EdgecasesSession:
     def _measure(self) -> None:
         """The image properties of what will be judged: slice discovery's columns, and `where:` on properties.
 
-        Only where something reads them: a run with slices off measures only the categories whose
-        `where:` names a property. Under xdist one worker at a time, so the others read what it stored.
+        Only where something reads them: a run whose slice discovery leaves properties out (the default)
+        reads only those of the categories whose `where:` names one. Under xdist one worker at a time, so
+        the others read what the first stored.
         """
         inferred = self.inferred
+        slices = self.options.slices
         wanted = [(suite, cat) for suite, cat in self.selected
-                  if (self.options.slices is not None or cat.where_properties)
+                  if (slices is not None and slices.properties) or cat.where_properties
                   and suite.path not in inferred.failures and (suite.path, cat.test_name) not in inferred.unjudged]
         if not wanted or self.options.shard is not None:
             return

@@ -24,13 +24,16 @@ Condition = tuple[str, Any]
 
 @dataclass(frozen=True)
 class SliceSettings:
-    """How hard to look: support, FDR level, bins for numeric columns, whether to try pairs."""
+    """How hard to look: support, FDR level, bins for numeric columns, whether to try pairs, and whether
+    the images' properties are columns (off by default: on a large suite they cost a warm rerun more
+    than the 5% slice discovery may take by default; docs/slices.md has the figures)."""
 
     q: float = 0.05
     min_support: int = 10
     min_fraction: float = 0.05
     bins: int = 4
     pairs: bool = True
+    properties: bool = False
 
 
 @dataclass(frozen=True)

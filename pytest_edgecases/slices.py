@@ -23,22 +23,24 @@ TERMINAL_LINES = 5
 
 def discover(results: Sequence[CategoryResult], settings: SliceSettings) -> list[Slice]:
     """Every slice of the run at the settings' false-discovery rate (one family for the whole run)."""
-    inputs = [_input(r.suite, r.category, [(r, e) for e in r.examples]) for r in results]
+    inputs = [_input(r.suite, r.category, [(r, e) for e in r.examples], settings.properties) for r in results]
     by_suite: dict[str, list[tuple[CategoryResult, ExampleResult]]] = {}
     for r in results:
         by_suite.setdefault(r.suite, []).extend((r, e) for e in r.examples)
     # A suite as a whole: only when it has several categories (else it is that category again).
-    inputs += [_input(suite, None, pairs) for suite, pairs in by_suite.items()
+    inputs += [_input(suite, None, pairs, settings.properties) for suite, pairs in by_suite.items()
                if len({r.category for r, _ in pairs}) > 1]
     return find_slices([i for i in inputs if i.errors], settings)
 
 
-def _input(suite: str, category: str | None, pairs: list[tuple[CategoryResult, ExampleResult]]) -> SliceInput:
-    """The scored examples (not ambiguous, not unreadable) with their columns."""
+def _input(suite: str, category: str | None, pairs: list[tuple[CategoryResult, ExampleResult]],
+           properties: bool) -> SliceInput:
+    """The scored examples (not ambiguous, not unreadable) with their columns (image properties if asked:
+    a category with a `where:` on one has them measured either way)."""
     scored = [(r, e) for r, e in pairs if e.correct is not None and e.status != "ambiguous"]
     names = sorted({k for _, e in scored for k in e.metadata})
     columns: dict[str, list[Any]] = {name: [e.metadata.get(name) for _, e in scored] for name in names}
-    for name in PROPERTIES:   # a manifest column of the same name is the user's, and wins (as in where:)
+    for name in PROPERTIES if properties else ():   # a manifest column of that name is the user's, and wins
         if name not in columns and any(name in e.properties for _, e in scored):
             columns[name] = [e.properties.get(name) for _, e in scored]
     columns[CONFIDENCE] = [e.confidence for _, e in scored]

@@ -40,9 +40,12 @@ def suite(pytester, categories: str) -> None:
     (pytester.path / "edgecases.yaml").write_text((HEADER + categories).lstrip().replace("\n    ", "\n"))
 
 
-def run(pytester, *args: str) -> tuple[pytest.RunResult, dict]:
+def run(pytester, *args: str, properties: str = "on") -> tuple[pytest.RunResult, dict]:
+    """A run with its results; slice discovery searches image properties unless ``properties`` is "off" or ""
+    (the default)."""
+    switch = [f"--edgecases-slices-properties={properties}"] if properties else []
     result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-results=out.json",
-                                "--edgecases-report=none", "--edgecases-cache-dir=cache", *args)
+                                "--edgecases-report=none", "--edgecases-cache-dir=cache", *switch, *args)
     return result, json.loads((pytester.path / "out.json").read_text())
 
 
@@ -101,12 +104,26 @@ def test_predictions_from_a_file_have_their_images_decoded_once_for_properties(s
     assert measured == []
 
 
-def test_slices_off_measures_nothing_for_cached_predictions(street, measured):
+@pytest.mark.parametrize("switch", [["--edgecases-slices=off"], []], ids=["slices-off", "default"])
+def test_without_properties_in_slices_nothing_is_measured_for_cached_predictions(street, measured, switch):
+    """The default leaves image properties out of slice discovery (docs/slices.md: their cost), and reads none."""
     suite(street, "  - {name: street, images: street/, min_accuracy: 0.5}\n")
     run(street, "--edgecases-no-cache", "--edgecases-save-predictions=p.jsonl")
     measured.clear()
-    _, out = run(street, "--edgecases-predictions=p.jsonl", "--edgecases-slices=off")
+    _, out = run(street, "--edgecases-predictions=p.jsonl", *switch, properties="")
     assert measured == [] and out["categories"][0]["examples"][0]["properties"] == {}
+    assert not any(name in s["where"] for s in out["slices"] for name in ("brightness", "contrast", "sharpness"))
+
+
+def test_where_on_a_property_works_with_the_default_slices(street, measured):
+    """Properties left out of slice discovery are still measured for a category whose where: names one."""
+    suite(street, "  - {name: street, images: street/}\n  - {name: dark, images: street/, "
+                  "where: {brightness: [null, 0.1]}}\n")
+    run(street, "--edgecases-no-cache", "--edgecases-save-predictions=p.jsonl")
+    measured.clear()
+    _, out = run(street, "--edgecases-predictions=p.jsonl", properties="")
+    assert measured == ["decode"] * 60
+    assert {c["category"]: c["n_examples"] for c in out["categories"]} == {"street": 60, "dark": 20}
 
 
 @pytest.mark.parametrize("category, judged", [
@@ -164,6 +181,7 @@ def test_under_xdist_where_and_slices_on_properties_judge_as_one_process_does(st
                   "  - {name: dark, manifest: m.csv, where: {brightness: [null, 0.1]}}\n")
     _, serial = run(street, "--edgecases-no-cache")
     result = street.runpytest_subprocess("--edgecases", "-p", "no:cacheprovider", "-n", "2", "--edgecases-no-cache",
+                                         "--edgecases-slices-properties=on",
                                          "--edgecases-results=xdist.json", "--edgecases-report=none")
     result.assert_outcomes(passed=2)
     xdist = json.loads((street.path / "xdist.json").read_text())

@@ -66,6 +66,7 @@ def test_a_larger_minimum_support_hides_the_slice(camera_project):
     ("--edgecases-slices-fdr=x", "--edgecases-slices-fdr must be a number above 0 and below 1, got 'x'"),
     ("--edgecases-slices-min-fraction=1", "--edgecases-slices-min-fraction must be a number at least 0 and below 1"),
     ("--edgecases-slices-min-examples=0", "--edgecases-slices-min-examples must be*"),
+    ("--edgecases-slices-properties=yes", "--edgecases-slices-properties must be on or off, got 'yes'"),
 ])
 def test_bad_slice_options_are_usage_errors(camera_project, option, message):
     result = camera_project.runpytest("--edgecases", "-p", "no:cacheprovider", option)
