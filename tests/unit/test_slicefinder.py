@@ -132,3 +132,26 @@ def test_support_limits_apply():
     assert find_slices([source]) == []   # under the minimum of 10 examples
     assert [s.where for s in find_slices([source], SliceSettings(min_support=5, min_fraction=0.01))] == [{"kind": "rare"}]
     assert find_slices([source], SliceSettings(min_support=5, min_fraction=0.05)) == []   # under 5% of 200
+
+
+@pytest.mark.parametrize("order", [("camera", "brightness"), ("brightness", "camera")])
+def test_of_two_columns_singling_out_the_same_examples_the_earlier_ones_slice_is_reported(order):
+    """slices.py lists manifest columns before image properties: `camera = b`, not the brightness b's images share."""
+    n = 200
+    columns = {"camera": ["b" if i < 30 else "a" for i in range(n)],
+               "brightness": [0.1 if i < 30 else 0.6 for i in range(n)]}
+    errors = [i < 20 or i % 40 == 0 for i in range(n)]
+    found = find_slices([SliceInput("s", "c", errors, {name: columns[name] for name in order})])
+    assert [s.where for s in found] == [{"camera": "b"} if order[0] == "camera" else {"brightness": 0.1}]
+
+
+def test_numbers_of_any_kind_bin_alike():
+    """Image properties are floats and ints, a manifest's numbers text: the same values, the same bins."""
+    rng = random.Random(3)
+    values = [rng.randrange(100, 900) for _ in range(400)]
+    errors = [v < 300 and rng.random() < 0.7 for v in values]
+    found = {kind.__name__: [(s.where, s.n) for s in find_slices([SliceInput("s", "c", errors, {"width": [kind(v) for v in values]})],
+                                                               SliceSettings(pairs=False))]
+             for kind in (int, float, str)}
+    assert found["int"] and found["int"] == found["str"]
+    assert [n for _, n in found["float"]] == [n for _, n in found["int"]]
