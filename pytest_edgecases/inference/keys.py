@@ -31,6 +31,11 @@ Model recipe (``recipe_key``), the key of the memo that lets a rerun know a mode
 without building it: ``RECIPE_TAG``, the model's kind, target and args, each defining file's path in
 the project with its SHA-256, the library versions and the Python version.
 
+Saliency map (``saliency_key``): ``SALIENCY_VERSION``, the fingerprint of the model the run judged
+(``RunInfo.model``, so a warm rerun finds its maps without building the model), the model input's key
+(``input_key``: image, transform, seed, preprocessing), the method, its layer, the target label's
+index, the library versions with Captum's, and the device type.
+
 Thumbnail (``thumbnail_key``): ``THUMBNAIL_VERSION``, the Pillow version, the thumbnail size, the
 image's SHA-256, and the transform's key and seed.
 
@@ -62,6 +67,8 @@ OPTIONAL_LIBRARIES = ("timm", "transformers", "onnxruntime")
 RECIPE_TAG = "model-recipe-2"
 #: Bump when what a model input's key (input_key) is made of changes: predictions files keyed before stop matching.
 INPUT_TAG = "model-input-1"
+#: Bump when inference/explain.py's maps change (pooling, normalisation, a method's settings).
+SALIENCY_VERSION = "1"
 #: Bump when report/thumbs.data_uri's output changes.
 THUMBNAIL_VERSION = "1"
 
@@ -140,3 +147,14 @@ def thumbnail_key(sha256: str, transform: Level | None, seed: int, max_side: int
     """The key a report thumbnail is memoised under: the bytes it was made from, and how it was made."""
     return (f"thumbnail:{THUMBNAIL_VERSION}:{pillow}:{max_side}:{sha256}:"
             f"{transform.key if transform is not None else ''}:{seed}")
+
+
+def saliency_key(model: str, input_key: str, method: str, layer: str, target: int, versions: dict[str, str],
+                 device_type: str) -> str:
+    """The key a saliency grid is kept under in the cache's blob memo (store.put_blob)."""
+    try:
+        captum = metadata.version("captum")
+    except metadata.PackageNotFoundError:
+        captum = "absent"
+    return "saliency:" + digest(SALIENCY_VERSION, model, input_key, method, layer, str(target),
+                                json.dumps(versions, sort_keys=True), captum, device_type)

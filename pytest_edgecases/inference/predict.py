@@ -21,8 +21,9 @@ from .runner import Job
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def _prepare(job: Job, pre: Preprocessor) -> torch.Tensor | str:
-    """Read, decode, transform and preprocess one image; an error string instead of raising."""
+def prepare(job: Job, pre: Preprocessor) -> torch.Tensor | str:
+    """Read, decode, transform and preprocess one image; an error string instead of raising (inference
+    and explain.py alike: a map is of the very input the prediction was made from)."""
     try:
         data, digest = read_bytes(job.file)
         if job.sha256 and digest != job.sha256:
@@ -93,7 +94,7 @@ def predict(jobs: Sequence[Job], model: torch.nn.Module, pre: Preprocessor, devi
                     job = next(it, None)
                     if job is None:
                         return
-                    pending.append((job, pool.submit(_prepare, job, pre)))
+                    pending.append((job, pool.submit(prepare, job, pre)))
 
             refill()
             while pending:

@@ -14,6 +14,9 @@ from markupsafe import Markup
 from ..records import BaselineComparison, CategoryResult, ExampleResult, RunInfo
 from ..slicefinder import Slice
 
+#: Most gallery cards per category (ReportContext.failure_cap's default); explain_run.py explains as many.
+FAILURE_CAP = 50
+
 
 @dataclass
 class ReportContext:
@@ -26,7 +29,7 @@ class ReportContext:
     review_queue: list[dict] = field(default_factory=list)
     baseline: Mapping[str, BaselineComparison | Mapping[str, Any]] | None = None   # category test name -> comparison
     agreement: dict | None = None            # {"suite": {...}, "categories": {name: {...}}, "conflicts": [...]}
-    failure_cap: int = 50
+    failure_cap: int = FAILURE_CAP
     review_image: Callable[[CategoryResult, ExampleResult], str | None] | None = None   # review mode's large images
     annotations: Mapping[str, Sequence[str]] = field(default_factory=dict)   # suite file -> `annotations:` places
     slices: Sequence[Slice] = ()             # where errors concentrate (slices.py), most significant first
