@@ -175,6 +175,8 @@ class GalleryEntry:
     dir: str                                 # its folder
     sort: tuple
     thumb: str | None = None
+    heat: str | None = None                  # saliency for the predicted label (heatmap.heat_uri)
+    heat_expected: str | None = None         # for the expected label, where the example has that map too
 
 
 @dataclass
@@ -195,6 +197,15 @@ class Gallery:
     statuses: list[str]
     severities: list[str]
     cap: int
+    saliency: SaliencyLegend | None = None   # the legend, where a card has a heat map
+
+
+@dataclass
+class SaliencyLegend:
+    """What the heat maps show: the methods that made them, and the colour scale."""
+
+    methods: list[str]
+    scale: str                               # heatmap.legend_uri
 
 
 @dataclass
