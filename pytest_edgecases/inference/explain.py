@@ -23,7 +23,7 @@ from .runner import Job
 #: Side of the grid a map is pooled to (results file and report alike).
 GRID = 8
 #: Decimals a grid cell keeps: reruns on another thread count agree to these.
-DECIMALS = 5
+DECIMALS = 6
 #: Integrated gradients' steps from the baseline (a black image after normalisation: zeros).
 IG_STEPS = 32
 #: Occlusion: the window is a quarter of a grid cell's worth of side bigger than the stride (two per cell).
@@ -127,7 +127,8 @@ def _attribute(model: torch.nn.Module, chosen: Explainer, batch: torch.Tensor, t
     if chosen.method is Method.INTEGRATED_GRADIENTS:
         maps = IntegratedGradients(model).attribute(batch, baselines=torch.zeros_like(batch), target=targets,
                                                     n_steps=IG_STEPS, internal_batch_size=len(batch))
-        return maps.detach().abs().sum(1)
+        # A pixel's net attribution (its channels summed), then its magnitude: evidence for or against.
+        return maps.detach().sum(1).abs()
     stride = (max(1, height // (GRID * OCCLUSION_STRIDES_PER_GRID_CELL)),
               max(1, width // (GRID * OCCLUSION_STRIDES_PER_GRID_CELL)))
     window = (batch.shape[1], max(1, height // GRID), max(1, width // GRID))
