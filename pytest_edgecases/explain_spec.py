@@ -84,7 +84,8 @@ def parse_explain(ctx: Context, raw: Any, line: int) -> ExplainSpec:
     if section.get("method") is not None and section["method"] != AUTO:
         word = section["method"]
         if word not in METHODS:
-            raise ctx.error(f"explain.method must be {', '.join(METHODS)}, got {kind_of(word)}"
+            got = repr(word) if isinstance(word, str) else kind_of(word)
+            raise ctx.error(f"explain.method must be {', '.join(METHODS)}, got {got}"
                             f"{suggest(str(word), METHODS)}", section.line_of("method"))
         method = Method(word)
     layer = section.get("layer")
