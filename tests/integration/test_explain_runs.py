@@ -16,20 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.project import CONV_MODEL, SuiteProject, colour_categories, suite_yaml, write_half_images
+from support.project import conv_project
 
 GRID = 8
-
-
-def conv_project(root: Path, extra: str = "", model: str = '{factory: "convmodel:build", args: {bias: 1.0}}',
-                 dark: int = 4) -> Path:
-    """convmodel.py, half-coloured clean and dark images (4 of each label), and the suite."""
-    project = SuiteProject(root)
-    project.write("convmodel.py", CONV_MODEL)
-    write_half_images(root, "data/clean", {"red": 4, "blue": 4})
-    write_half_images(root, "data/dark", {"red": dark, "blue": dark}, brightness=0.15)
-    return project.suite(suite_yaml(model=model, preprocess="{resize: [16, 16]}", extra=extra,
-                                    categories=colour_categories(dark="")))
 
 
 def explained(path: Path) -> dict[tuple[str, str], dict[str, Any]]:

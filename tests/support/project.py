@@ -200,6 +200,18 @@ def write_half_images(root: Path, folder: str, counts: dict[str, int], brightnes
     return out
 
 
+def conv_project(root: Path, extra: str = "", model: str = '{factory: "convmodel:build", args: {bias: 1.0}}',
+                 dark: int = 4) -> Path:
+    """convmodel.py (CONV_MODEL), half-coloured clean and dark images (4 of each label), and the colour suite
+    with ``extra`` top-level lines (line 6 on): with bias 1.0, the dark red images are its failures."""
+    project = SuiteProject(root)
+    project.write("convmodel.py", CONV_MODEL)
+    write_half_images(root, "data/clean", {"red": 4, "blue": 4})
+    write_half_images(root, "data/dark", {"red": dark, "blue": dark}, brightness=0.15)
+    return project.suite(suite_yaml(model=model, preprocess="{resize: [16, 16]}", extra=extra,
+                                    categories=colour_categories(dark="")))
+
+
 def inferred_line(result: pytest.RunResult) -> tuple[int, int, int]:
     """(images, inferred, from cache) from the session's 'edgecases: colours: …' line."""
     match = re.search(r"edgecases: colours: (\d+) images, (\d+) inferred, (\d+) from cache", result.stdout.str())
