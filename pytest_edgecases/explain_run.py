@@ -80,6 +80,11 @@ def explain_results(edge: EdgecasesSession, queue: Sequence[dict]) -> None:
         except EdgecasesError as exc:
             edge.explain_errors.append(exc)
             edge.notes.append(f"edgecases: no saliency maps: {exc}")
+        except Exception as exc:  # noqa: BLE001 - Captum or the model failing must not lose the run's outputs
+            error = EdgecasesError(f"making the saliency maps failed: {type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0][:300] if str(exc) else ''}", file)
+            edge.explain_errors.append(error)
+            edge.notes.append(f"edgecases: no saliency maps: {error}")
 
 
 def _explain_suite(edge: EdgecasesSession, suite: Suite, asked: Request, wanted: list[Target]) -> None:
