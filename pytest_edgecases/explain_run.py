@@ -10,6 +10,7 @@ so a warm rerun builds nothing. Each map lands on its ExampleResult, for the res
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,22 @@ class Target:
     example: ExampleResult
     expected: bool                # the map for the expected label (else for the predicted one)
     index: int
+
+
+def prefetch() -> None:
+    """Import Captum (and torch) in a background thread while the run infers and judges.
+
+    Captum's import pulls in matplotlib for its plots: most of a second that the maps, made at the end,
+    would otherwise add to the run. Imports are mostly Python bytecode and inference mostly torch
+    kernels that release the GIL, so the two overlap; under xdist the controller is idle anyway.
+    """
+    def load() -> None:
+        try:
+            import captum.attr  # noqa: F401
+        except Exception:  # noqa: BLE001 - explaining imports it again, and reports what is wrong then
+            pass
+
+    threading.Thread(target=load, name="edgecases-import-captum", daemon=True).start()
 
 
 def shown(results: Sequence[CategoryResult], queue: Sequence[dict]) -> list[tuple[CategoryResult, ExampleResult]]:

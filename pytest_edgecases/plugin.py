@@ -345,8 +345,13 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
         from .nodes import CategoryItem  # imported only with --edgecases, as in pytest_collect_file
 
         selected = [(i.suite, i.category) for i in session.items if isinstance(i, CategoryItem)]
+        edge = session_of(config)
+        if not hasattr(config, "workerinput") and (edge.options.explain or any(s.explain for s, _ in selected)):
+            from .explain_run import prefetch  # the maps are made on the controller, at the end
+
+            prefetch()
         if selected:
-            session_of(config).prepare(selected)
+            edge.prepare(selected)
     return (yield)
 
 
