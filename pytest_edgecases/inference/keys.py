@@ -44,6 +44,7 @@ layout of the cache file is ``store.SCHEMA``.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -152,9 +153,14 @@ def thumbnail_key(sha256: str, transform: Level | None, seed: int, max_side: int
 def saliency_key(model: str, input_key: str, method: str, layer: str, target: int, versions: dict[str, str],
                  device_type: str) -> str:
     """The key a saliency grid is kept under in the cache's blob memo (store.put_blob)."""
-    try:
-        captum = metadata.version("captum")
-    except metadata.PackageNotFoundError:
-        captum = "absent"
     return "saliency:" + digest(SALIENCY_VERSION, model, input_key, method, layer, str(target),
-                                json.dumps(versions, sort_keys=True), captum, device_type)
+                                json.dumps(versions, sort_keys=True), _captum_version(), device_type)
+
+
+@functools.cache
+def _captum_version() -> str:
+    """Captum's version (reading a distribution's metadata takes milliseconds: once per process)."""
+    try:
+        return metadata.version("captum")
+    except metadata.PackageNotFoundError:
+        return "absent"

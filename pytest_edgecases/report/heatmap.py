@@ -28,9 +28,15 @@ def colour(value: float) -> tuple[int, int, int]:
     return tuple(round(x + (y - x) * t) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
 
 
-def _png(pixels: Sequence[tuple[int, int, int]], size: tuple[int, int]) -> str:
+#: The scale in 256 steps, looked up rather than worked out per pixel. (An RGB PNG: a palette PNG carries
+#: its 768-byte palette, four times an 8×8 map's own size.)
+SCALE = [colour(step / 255) for step in range(256)]
+
+
+def _png(levels: Sequence[int], size: tuple[int, int]) -> str:
+    """Levels 0-255 of the scale as an RGB PNG data URI."""
     image = Image.new("RGB", size)
-    image.putdata(list(pixels))
+    image.putdata([SCALE[level] for level in levels])
     buf = io.BytesIO()
     image.save(buf, "PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -44,9 +50,10 @@ def heat_uri(saliency: Saliency | None) -> str | None:
     peak = max(values)
     if not values or peak <= 0 or peak != peak:   # no evidence, or NaN: nothing to show
         return None
-    return _png([colour(v / peak) for v in values], (len(saliency.grid[0]), len(saliency.grid)))
+    return _png([round(255 * min(1.0, max(0.0, v / peak))) for v in values],
+                (len(saliency.grid[0]), len(saliency.grid)))
 
 
 def legend_uri(width: int = 64) -> str:
     """The colour scale as a strip, for the legend."""
-    return _png([colour(x / (width - 1)) for x in range(width)], (width, 1))
+    return _png([round(255 * x / (width - 1)) for x in range(width)], (width, 1))

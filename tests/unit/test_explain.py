@@ -158,10 +158,10 @@ def decoded(uri: str) -> Image.Image:
 def test_heat_map_is_the_grid_coloured_peak_brightest() -> None:
     grid = [[0.0] * 8 for _ in range(8)]
     grid[2][5], grid[7][0] = 0.75, 0.25
-    image = decoded(heat_uri(Saliency("gradcam", "stop", grid)))
+    image = decoded(heat_uri(Saliency("gradcam", "stop", grid))).convert("RGB")
     assert image.size == (8, 8)
     assert image.getpixel((5, 2)) == STOPS[-1] and image.getpixel((0, 0)) == STOPS[0]
-    assert image.getpixel((0, 7)) == colour(1 / 3)
+    assert image.getpixel((0, 7)) == colour(85 / 255)   # a third of the peak, in the scale's 256 steps
     assert decoded(legend_uri()).size == (64, 1)
 
 
