@@ -8,6 +8,7 @@ stretches it over the image, and the browser's smoothing blurs the cells' edges.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from typing import Sequence
 
@@ -46,12 +47,17 @@ def heat_uri(saliency: Saliency | None) -> str | None:
     """The map as a PNG data URI, scaled so its peak is brightest; None without a usable grid."""
     if saliency is None or not saliency.grid or any(len(row) != len(saliency.grid[0]) for row in saliency.grid):
         return None
-    values = [float(v) for row in saliency.grid for v in row]
+    return _heat(tuple(tuple(float(v) for v in row) for row in saliency.grid))
+
+
+@functools.lru_cache(maxsize=4096)
+def _heat(grid: tuple[tuple[float, ...], ...]) -> str | None:
+    """heat_uri's work, once per grid: the gallery and review mode show the same examples' maps."""
+    values = [v for row in grid for v in row]
     peak = max(values)
-    if not values or peak <= 0 or peak != peak:   # no evidence, or NaN: nothing to show
+    if peak <= 0 or peak != peak:   # no evidence, or NaN: nothing to show
         return None
-    return _png([round(255 * min(1.0, max(0.0, v / peak))) for v in values],
-                (len(saliency.grid[0]), len(saliency.grid)))
+    return _png([round(255 * min(1.0, max(0.0, v / peak))) for v in values], (len(grid[0]), len(grid)))
 
 
 def legend_uri(width: int = 64) -> str:
