@@ -69,6 +69,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             continue
         group.addoption(f"--edgecases-{name}", default=None, metavar="VALUE", help=text)
         parser.addini(f"edgecases_{name.replace('-', '_')}", text, default=default)
+    text = ("saliency maps of the shown failures and review queue: gradcam, integrated_gradients or occlusion "
+            "(bare: gradcam where the model has a Conv2d, else occlusion; needs pytest-edgecases[explain])")
+    group.addoption("--edgecases-explain", nargs="?", const="auto", default=None, metavar="METHOD", help=text)
+    parser.addini("edgecases_explain", text, default="")
     group.addoption("--edgecases-no-cache", action="store_true", default=None,
                     help="ignore and do not write the prediction cache")
     parser.addini("edgecases_no_cache", "ignore and do not write the prediction cache", type="bool", default=False)
@@ -139,6 +143,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if shard is not None and save_predictions is None:
         raise pytest.UsageError("--edgecases-shard needs --edgecases-save-predictions=FILE: a shard's predictions "
                                 "are its output (a final job judges them with --edgecases-predictions)")
+    explain = _explain(config)
     options = Options(device=device, batch_size=batch_size, precision=precision, slices=_slices(config),
                       report=_opt_str(_path(config, "report")), results=_opt_str(results),
                       baseline=_opt_str(_path(config, "baseline")),
@@ -146,7 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
                       review_queue=_opt_str(_path(config, "review-queue")),
                       markdown=_opt_str(_path(config, "markdown")), cache_dir=cache_dir, no_cache=no_cache,
                       cache_max_age=cache_max_age, predictions=_prediction_files(config), shard=shard,
-                      save_predictions=save_predictions)
+                      save_predictions=save_predictions, explain=explain)
     workerinput = getattr(config, "workerinput", None)
     run_id = workerinput.get("testrunuid") if workerinput else None
     config.stash[SESSION_KEY] = EdgecasesSession(
@@ -156,6 +161,19 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(RunReporter(config), "edgecases-run-reporter")
         if cache_problem:
             session_of(config).notes.append(f"edgecases: no prediction cache this run: {cache_problem}")
+
+
+def _explain(config: pytest.Config) -> str | None:
+    """--edgecases-explain (None: off), or a usage error: a method it does not know, Captum missing."""
+    from .explain_spec import EXTRA, captum_missing, parse_option  # Captum looked for, not imported
+
+    try:
+        explain = parse_option(_get(config, "explain"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--edgecases-explain {exc}") from None
+    if explain is not None and captum_missing():
+        raise pytest.UsageError(f"--edgecases-explain needs Captum, which is not installed: {EXTRA}")
+    return explain
 
 
 def _slices(config: pytest.Config) -> Any:
@@ -333,8 +351,13 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
         from .nodes import CategoryItem  # imported only with --edgecases, as in pytest_collect_file
 
         selected = [(i.suite, i.category) for i in session.items if isinstance(i, CategoryItem)]
+        edge = session_of(config)
+        if not hasattr(config, "workerinput") and (edge.options.explain or any(s.explain for s, _ in selected)):
+            from .explain_run import prefetch  # the maps are made on the controller, at the end
+
+            prefetch()
         if selected:
-            session_of(config).prepare(selected)
+            edge.prepare(selected)
     return (yield)
 
 

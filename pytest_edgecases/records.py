@@ -105,6 +105,30 @@ class Prediction:
 
 
 @dataclass
+class Saliency:
+    """Where the model looked, for one target class (docs/explain.md): the attribution map pooled to a
+    GRID×GRID grid of cells, row by row from the top left, non-negative and summing to 1.
+
+    Small on purpose: tools read it from the results file without images, and the report draws its
+    heat maps from the very same numbers.
+    """
+
+    method: str                       # explain_spec.Method's value
+    target: str                       # the label the map is for
+    grid: list[list[float]]
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Saliency | None":
+        """The JSON form back (None for anything else: a results file anyone could have edited)."""
+        if isinstance(data, Saliency) or data is None:
+            return data
+        if not isinstance(data, Mapping) or not isinstance(data.get("grid"), list):
+            return None
+        grid = [[float(v) for v in row] for row in data["grid"] if isinstance(row, list)]
+        return cls(method=str(data.get("method", "")), target=str(data.get("target", "")), grid=grid)
+
+
+@dataclass
 class ExampleResult:
     """One example judged: what was expected, what the model said, and what the review expected."""
 
@@ -133,6 +157,8 @@ class ExampleResult:
     accept: list[str] = field(default_factory=list)
     votes: list[list[str]] = field(default_factory=list)   # [[reviewer, verdict], …] for agreement
     properties: dict[str, float] = field(default_factory=dict)   # ImageProperties.to_json(); {} when not known
+    saliency: Saliency | None = None            # for the predicted label (--edgecases-explain, shown examples)
+    saliency_expected: Saliency | None = None   # for the expected label, where it is another
 
     @property
     def unstable(self) -> bool:
@@ -145,8 +171,12 @@ class ExampleResult:
         return self.correct is False and self.status != Status.AMBIGUOUS
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict."""
-        return _plain(self)
+        """JSON-safe dict (the saliency keys only where the example was explained)."""
+        data = _plain(self)
+        for name in ("saliency", "saliency_expected"):
+            if data[name] is None:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ExampleResult":
@@ -155,6 +185,9 @@ class ExampleResult:
         for name, members in (("severity", _SEVERITIES), ("status", _STATUSES)):
             if isinstance(values.get(name), str):
                 values[name] = members.get(values[name], values[name])
+        for name in ("saliency", "saliency_expected"):
+            if name in values:
+                values[name] = Saliency.from_json(values[name])
         return cls(**values)
 
 
@@ -337,8 +370,8 @@ class CategoryResult:
         out = {}
         for name in _field_names(type(self)):
             value = getattr(self, name)
-            if name == "examples" and not examples:
-                out[name] = []
+            if name == "examples":
+                out[name] = [e.to_dict() for e in value] if examples else []
             elif value is None and name in ("agreement", "baseline"):
                 out[name] = {}
             else:

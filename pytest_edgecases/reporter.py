@@ -11,7 +11,7 @@ import pytest
 from .baseline import apply_holm, comparison_table
 from .errors import printable
 from .gcpolicy import paused_gc
-from .outputs import thumbnailer, write_outputs
+from .outputs import review_entries, thumbnailer, write_outputs
 from .records import CategoryResult
 from .session import EdgecasesSession
 from .slices import discover, terminal_lines
@@ -46,6 +46,7 @@ class RunReporter:
             with paused_gc():   # columns and bitsets per example and candidate, none in a cycle
                 edge.slices = discover(edge.results, edge.options.slices)
         if edge.results:
+            _explain(edge, session)
             with paused_gc():
                 write_outputs(edge)
             edge.prune_cache()   # here, not in a worker: no worker of this run is still reading the cache
@@ -65,6 +66,29 @@ class RunReporter:
                 terminalreporter.write_line(line)
         for note in edge.notes:
             terminalreporter.write_line(printable(note))
+
+
+def _explain(edge: EdgecasesSession, session: pytest.Session) -> None:
+    """Saliency for the shown examples (explain_run.py), where the option or a suite asks; a map asked
+    for and not made fails the run, as a bad suite does."""
+    if edge.options.explain is None and not _any_suite_explains(edge):
+        return
+    from .explain_run import explain_results  # the report's records and inference keys: only when asked
+
+    explain_results(edge, review_entries(edge))
+    if edge.explain_errors and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _any_suite_explains(edge: EdgecasesSession) -> bool:
+    """Whether a suite of the run has an ``explain:`` section (suites are read again under xdist)."""
+    for file in {r.suite_file for r in edge.results}:
+        try:
+            if edge.load(edge.rootdir / file).suite.explain is not None:
+                return True
+        except Exception:  # noqa: BLE001 - a suite that cannot be read again explains nothing
+            continue
+    return False
 
 
 def _holm_across_categories(edge: EdgecasesSession) -> None:

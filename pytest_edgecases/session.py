@@ -50,6 +50,7 @@ class Options:
     predictions: tuple[Path, ...] = ()      # --edgecases-predictions, globs expanded
     shard: Shard | None = None              # --edgecases-shard: infer this shard, write it, judge nothing
     save_predictions: Path | None = None    # --edgecases-save-predictions
+    explain: str | None = None              # --edgecases-explain: None (off), "auto" or a method (explain_spec)
 
 
 @dataclass
@@ -91,6 +92,7 @@ class EdgecasesSession:
         self.shard_note: str | None = None      # why a shard's items are skipped (what it wrote)
         self.save_error: EdgecasesError | None = None   # --edgecases-save-predictions could not be written
         self.measured: Any = None   # measured.Gathered: where this process's image properties came from
+        self.explain_errors: list[EdgecasesError] = []   # saliency asked for and not made (the run fails)
 
     # -- collection ---------------------------------------------------------------------------
     def load(self, path: Path) -> Loaded:

@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 
 from .errors import did_you_mean
 from .examples import IMAGE_SUFFIXES, Example, image_folder, manifest
+from .explain_spec import EXPLAIN_KEYS, ExplainSpec, parse_explain
 from .model_spec import (
     MODEL_KEYS,
     PREPROCESS_KEYS,
@@ -29,14 +30,15 @@ from .yamlload import LocDict, LocList, load_yaml, plain
 
 # The names other modules import from here, wherever they are declared.
 __all__ = [
-    "CATEGORY_KEYS", "DEFAULT_KEYS", "GATES", "IMAGE_SUFFIXES", "MODEL_KEYS", "PREPROCESS_KEYS", "REVIEW_KEYS",
-    "SEVERITIES", "SUITE_KEYS", "THRESHOLD_KEYS", "Category", "Example", "ModelSpec", "Preprocess", "Suite",
-    "Thresholds", "load_suite",
+    "CATEGORY_KEYS", "DEFAULT_KEYS", "EXPLAIN_KEYS", "GATES", "IMAGE_SUFFIXES", "MODEL_KEYS", "PREPROCESS_KEYS",
+    "REVIEW_KEYS", "SEVERITIES", "SUITE_KEYS", "THRESHOLD_KEYS", "Category", "Example", "ModelSpec", "Preprocess",
+    "Suite", "Thresholds", "load_suite",
 ]
 
 _NAME_RE = re.compile(r"^\w[\w.-]*$")
 
-SUITE_KEYS = ("suite", "labels", "model", "preprocess", "defaults", "annotations", "review", "categories")
+SUITE_KEYS = ("suite", "labels", "model", "preprocess", "defaults", "annotations", "review", "explain",
+              "categories")
 DEFAULT_KEYS = ("severity",) + THRESHOLD_KEYS
 CATEGORY_KEYS = ("name", "description", "criterion", "images", "manifest", "from", "transform", "where",
                  "severity", "group_by") + THRESHOLD_KEYS
@@ -81,6 +83,7 @@ class Suite:
     annotation_files: tuple[Path, ...] = ()
     annotation_dirs: tuple[str, ...] = ()     # `annotations:` as shown from the root: where new reviews go
     review_confidence_below: float | None = None
+    explain: ExplainSpec | None = None        # `explain:` (explain_spec.py); --edgecases-explain may ask too
     line_of: Mapping[str, int] = field(default_factory=dict)  # category test_name -> line
 
     @property
@@ -145,6 +148,8 @@ def load_suite(path: Path, root: Path, transform_expander: Callable[[Any], list]
             confidence_below = ctx.fraction(review["confidence_below"], review.line_of("confidence_below"),
                                             "review.confidence_below")
 
+    explain = parse_explain(ctx, doc["explain"], doc.line_of("explain")) if doc.get("explain") is not None else None
+
     cats_raw = doc["categories"]
     if not isinstance(cats_raw, LocList) or not cats_raw:
         raise ctx.error("categories must be a non-empty list", doc.line_of("categories"))
@@ -164,7 +169,7 @@ def load_suite(path: Path, root: Path, transform_expander: Callable[[Any], list]
         categories.extend(built)
     return Suite(name=name.strip(), path=path, root=root, labels=labels, model=model, preprocess=preprocess,
                  categories=tuple(categories), annotation_files=annotation_files, annotation_dirs=annotation_dirs,
-                 review_confidence_below=confidence_below,
+                 review_confidence_below=confidence_below, explain=explain,
                  line_of={c.test_name: c.line for c in categories})
 
 

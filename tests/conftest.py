@@ -31,8 +31,17 @@ import yaml as _yaml  # noqa: F401  (the name `yaml` is a fixture argument below
 # run's engine (raising the previous run's EdgecasesError) while `from .errors import EdgecasesError`
 # finds a fresh module, and `except EdgecasesError` stops matching. inference.local imports every
 # module of the inference package that the session imports lazily.
+import pytest_edgecases.explain_run  # noqa: F401,E402
+import pytest_edgecases.inference.explain  # noqa: F401,E402
 import pytest_edgecases.inference.local  # noqa: F401,E402
 import pytest_edgecases.session  # noqa: F401,E402
+
+try:
+    # A run with --edgecases-explain imports Captum in a background thread (explain_run.prefetch): an
+    # eviction could land in the middle of that import, so it is imported once, here.
+    import captum.attr  # noqa: F401
+except ImportError:
+    pass
 
 try:
     import scipy.stats  # noqa: F401  (test-only cross-checks)

@@ -35,6 +35,11 @@ Model recipe (``recipe_key``), the key of the memo that lets a rerun know a mode
 without building it: ``RECIPE_TAG``, the model's kind, target and args, each defining file's path in
 the project with its SHA-256, the library versions and the Python version.
 
+Saliency map (``saliency_key``): ``SALIENCY_VERSION``, the fingerprint of the model the run judged
+(``RunInfo.model``, so a warm rerun finds its maps without building the model), the model input's key
+(``input_key``: image, transform, seed, preprocessing), the method, its layer, the target label's
+index, the library versions with Captum's, and the device type.
+
 Thumbnail (``thumbnail_key``): ``THUMBNAIL_VERSION``, the Pillow version, the thumbnail size, the
 image's SHA-256, and the transform's key and seed.
 
@@ -43,6 +48,7 @@ layout of the cache file is ``store.SCHEMA``.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -68,6 +74,8 @@ RECIPE_TAG = "model-recipe-2"
 INPUT_TAG = "model-input-1"
 #: Bump when what properties.measure computes changes (a property's definition, its rounding).
 PROPERTIES_TAG = "image-properties-1"
+#: Bump when inference/explain.py's maps change (pooling, normalisation, a method's settings).
+SALIENCY_VERSION = "1"
 #: Bump when report/thumbs.data_uri's output changes.
 THUMBNAIL_VERSION = "1"
 
@@ -154,3 +162,19 @@ def thumbnail_key(sha256: str, transform: Level | None, seed: int, max_side: int
     """The key a report thumbnail is memoised under: the bytes it was made from, and how it was made."""
     return (f"thumbnail:{THUMBNAIL_VERSION}:{pillow}:{max_side}:{sha256}:"
             f"{transform.key if transform is not None else ''}:{seed}")
+
+
+def saliency_key(model: str, input_key: str, method: str, layer: str, target: int, versions: dict[str, str],
+                 device_type: str) -> str:
+    """The key a saliency grid is kept under in the cache's blob memo (store.put_blob)."""
+    return "saliency:" + digest(SALIENCY_VERSION, model, input_key, method, layer, str(target),
+                                json.dumps(versions, sort_keys=True), _captum_version(), device_type)
+
+
+@functools.cache
+def _captum_version() -> str:
+    """Captum's version (reading a distribution's metadata takes milliseconds: once per process)."""
+    try:
+        return metadata.version("captum")
+    except metadata.PackageNotFoundError:
+        return "absent"

@@ -23,9 +23,11 @@ from .runner import Job
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def _prepare(job: Job, pre: Preprocessor) -> tuple[torch.Tensor, ImageProperties | None] | str:
+def prepare(job: Job, pre: Preprocessor) -> tuple[torch.Tensor, ImageProperties | None] | str:
     """Read, decode, transform and preprocess one image, and measure its properties as the model sees it
-    before preprocessing (properties.py: a fraction of the decode's cost); an error string instead of raising."""
+    before preprocessing (properties.py: a fraction of the decode's cost; only when job.measure); an error
+    string instead of raising. Inference and explain.py alike: a map is of the very input the prediction
+    was made from."""
     try:
         data, digest = read_bytes(job.file)
         if job.sha256 and digest != job.sha256:
@@ -96,7 +98,7 @@ def predict(jobs: Sequence[Job], model: torch.nn.Module, pre: Preprocessor, devi
                     job = next(it, None)
                     if job is None:
                         return
-                    pending.append((job, pool.submit(_prepare, job, pre)))
+                    pending.append((job, pool.submit(prepare, job, pre)))
 
             refill()
             while pending:

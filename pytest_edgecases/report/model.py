@@ -14,6 +14,9 @@ from markupsafe import Markup
 from ..records import BaselineComparison, CategoryResult, ExampleResult, RunInfo
 from ..slicefinder import Slice
 
+#: Most gallery cards per category (ReportContext.failure_cap's default); explain_run.py explains as many.
+FAILURE_CAP = 50
+
 
 @dataclass
 class ReportContext:
@@ -26,7 +29,7 @@ class ReportContext:
     review_queue: list[dict] = field(default_factory=list)
     baseline: Mapping[str, BaselineComparison | Mapping[str, Any]] | None = None   # category test name -> comparison
     agreement: dict | None = None            # {"suite": {...}, "categories": {name: {...}}, "conflicts": [...]}
-    failure_cap: int = 50
+    failure_cap: int = FAILURE_CAP
     review_image: Callable[[CategoryResult, ExampleResult], str | None] | None = None   # review mode's large images
     annotations: Mapping[str, Sequence[str]] = field(default_factory=dict)   # suite file -> `annotations:` places
     slices: Sequence[Slice] = ()             # where errors concentrate (slices.py), most significant first
@@ -172,6 +175,8 @@ class GalleryEntry:
     dir: str                                 # its folder
     sort: tuple
     thumb: str | None = None
+    heat: str | None = None                  # saliency for the predicted label (heatmap.heat_uri)
+    heat_expected: str | None = None         # for the expected label, where the example has that map too
 
 
 @dataclass
@@ -192,6 +197,15 @@ class Gallery:
     statuses: list[str]
     severities: list[str]
     cap: int
+    saliency: SaliencyLegend | None = None   # the legend, where a card has a heat map
+
+
+@dataclass
+class SaliencyLegend:
+    """What the heat maps show: the methods that made them, and the colour scale."""
+
+    methods: list[str]
+    scale: str                               # heatmap.legend_uri
 
 
 @dataclass

@@ -40,6 +40,25 @@
     apply();
   }
 
+  // Saliency overlays: each card's buttons (and review mode's) set the mode (image, heat, blend) and the
+  // target (predicted, expected) as data-* attributes on the image's box; report.css does the rest.
+  var overlayGroups = document.querySelectorAll(".sal-modes");
+  for (var g = 0; g < overlayGroups.length; g++) {
+    if (overlayGroups[g].id !== "rv-sal") { overlayGroups[g].hidden = false; }
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest(".sal-modes button") : null;
+    if (!button) { return; }
+    var group = button.parentNode.closest(".sal-modes");
+    var box = group.id === "rv-sal" ? document.getElementById("rv-stack") : group.closest(".card").querySelector(".sal");
+    var attr = button.hasAttribute("data-mode") ? "mode" : "target";
+    box.dataset[attr] = button.getAttribute("data-" + attr);
+    var same = group.querySelectorAll("button[data-" + attr + "]");
+    for (var b = 0; b < same.length; b++) {
+      same[b].setAttribute("aria-pressed", same[b] === button ? "true" : "false");
+    }
+  });
+
   var copy = function (button) {
     var source = document.getElementById(button.dataset.copy);
     if (!source) { return; }

@@ -93,6 +93,29 @@
     text("rv-storage", storageOk ? "" : "This browser does not keep the work: download it before closing the tab.");
   };
 
+  // The item's saliency maps, where it has them (report.js's overlay buttons switch what shows).
+  var isImage = function (uri) { return typeof uri === "string" && uri.indexOf("data:image/") === 0; };
+  var heatMaps = function (it) {
+    var shown = isImage(it.img) && isImage(it.heat);
+    var both = shown && isImage(it.heat_expected);
+    [["rv-heat", it.heat, it.predicted, shown], ["rv-heat-expected", it.heat_expected, it.label, both]].forEach(function (h) {
+      var el = $(h[0]);
+      if (h[3]) { el.src = h[1]; el.alt = "saliency for " + h[2]; } else { el.removeAttribute("src"); }
+      el.hidden = !h[3];
+    });
+    $("rv-sal").hidden = !shown;
+    $("rv-sal-targets").hidden = !both;
+    text("rv-sal-method", it.method ? "saliency (" + it.method + ")" : "saliency");
+    var stack = $("rv-stack");
+    if (!both && stack.dataset.target === "expected") {
+      stack.dataset.target = "predicted";
+      var targets = $("rv-sal").querySelectorAll("button[data-target]");
+      for (var t = 0; t < targets.length; t++) {
+        targets[t].setAttribute("aria-pressed", targets[t].getAttribute("data-target") === "predicted" ? "true" : "false");
+      }
+    }
+  };
+
   var render = function () {
     var list = visible();
     if (state.pos >= list.length) { state.pos = Math.max(0, list.length - 1); }
@@ -122,6 +145,7 @@
       zoom.disabled = true;
       text("rv-noimg", "No large image in this report (only the first " + data.image_cap + " of the queue have one): open " + it.image + " in the suite's folder.");
     }
+    heatMaps(it);
     zoom.classList.remove("zoomed");
     zoom.setAttribute("aria-pressed", "false");
     var w = state.work[keyOf(it)] || {};

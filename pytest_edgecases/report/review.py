@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
 from ..records import CategoryResult, ExampleResult
+from .heatmap import heat_uri
 from .model import ReportContext
 from .thumbs import Thumbnailer, file_thumbnailer
 from .view import thumb
@@ -60,6 +61,9 @@ class ReviewItem:
     votes: list[list[str]] = field(default_factory=list)   # earlier reviewers' [name, verdict]
     comment: str = ""                   # earlier reviewers' comments
     img: str | None = None              # a data URI, or None (over IMAGE_CAP, or unreadable)
+    heat: str | None = None             # saliency heat maps (heatmap.heat_uri), where img is shown
+    heat_expected: str | None = None
+    method: str = ""                    # the attribution method that made them
 
 
 @dataclass
@@ -129,5 +133,8 @@ def _large_images(items: list[ReviewItem], sources: list[tuple[CategoryResult, E
         return thumb(make, *source) if source is not None else None
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        for item, uri in zip(items, pool.map(one, sources), strict=True):
+        for item, source, uri in zip(items, sources, pool.map(one, sources), strict=True):
             item.img = uri
+            if uri is not None and source is not None and source[1].saliency is not None:
+                item.heat, item.heat_expected = heat_uri(source[1].saliency), heat_uri(source[1].saliency_expected)
+                item.method = source[1].saliency.method

@@ -18,6 +18,7 @@ from ..stats import expected_calibration_error, reliability_bins
 from ..terminal import percent as terminal_percent
 from ..vocabulary import Severity, Status
 from . import svg
+from .heatmap import heat_uri, legend_uri
 from .model import (
     AgreementSection,
     AgreementView,
@@ -37,6 +38,7 @@ from .model import (
     QueueEntry,
     ReportContext,
     ReviewSection,
+    SaliencyLegend,
     SeverityRow,
     SliceRow,
     SuiteView,
@@ -214,12 +216,17 @@ def gallery(results: Sequence[CategoryResult], cats: Sequence[CategoryView], con
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         for d, uri in zip(entries, pool.map(lambda d: thumb(make, d.result, d.example), entries), strict=True):
             d.thumb = uri
+    for d in entries:
+        if d.thumb is not None:
+            d.heat, d.heat_expected = heat_uri(d.example.saliency), heat_uri(d.example.saliency_expected)
+    methods = sorted({d.example.saliency.method for d in entries if d.heat and d.example.saliency})
     statuses = sorted({str(d.example.status) for d in entries}, key=lambda s: _STATUS_ORDER.get(s, 99))
     statuses += [f for f in FLAGS if any(f in d.flags for d in entries)]
     shown = [s.value for s in Severity.most_severe_first() if any(d.example.severity == s for d in entries)]
     shown += sorted({str(d.example.severity) for d in entries} - set(shown))
     return Gallery(entries=entries, left_out=left_out, left_out_total=sum(d.count for d in left_out),
-                   statuses=statuses, severities=shown, cap=context.failure_cap)
+                   statuses=statuses, severities=shown, cap=context.failure_cap,
+                   saliency=SaliencyLegend(methods=methods, scale=legend_uri()) if methods else None)
 
 
 def synthetic(results: Sequence[CategoryResult], cats: Sequence[CategoryView]) -> list[SyntheticChart]:

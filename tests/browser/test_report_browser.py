@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from support.hostile import HOSTILE, PAYLOADS, build_hostile_project, hostile_context, hostile_results
+from support.project import conv_project
 
 from pytest_edgecases.report import ReportContext, render_report
 
@@ -212,4 +213,50 @@ def test_hostile_error_messages_are_text(browser: Any, tiny_project: Callable[..
     shows_text(cards.first.locator(".pred.over"), f"the model raised RuntimeError: {HOSTILE}")
     for i in range(cards.count()):
         cards.nth(i).hover()
+    w.assert_clean("Edge-case report")
+
+
+def test_saliency_overlays_toggle_on_cards_and_in_review_mode(browser: Any, pytester: pytest.Pytester) -> None:
+    """--edgecases-explain: each failure card switches between image, heat map and blend, for the predicted or
+    the expected label; review mode has the same switch; the strict CSP still holds (nothing logged)."""
+    conv_project(pytester.path)
+    pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-explain").assert_outcomes(passed=1,
+                                                                                                      failed=1)
+    w = open_report(browser, pytester.path / "edgecases-report.html")
+    page = w.page
+    assert page.locator("#saliency-legend").is_visible()
+    assert page.locator("#saliency-legend img.scale").evaluate("i => i.naturalWidth") == 64
+    card = page.locator("#gallery-cards .card").first
+    card.scroll_into_view_if_needed()
+    box, modes = card.locator(".thumb.sal"), card.locator(".sal-modes")
+    predicted, expected = box.locator("img.heat.predicted"), box.locator("img.heat.expected")
+    assert modes.is_visible() and not predicted.is_visible() and not expected.is_visible()
+    for heat in (predicted, expected):   # both maps decode: 8x8 PNGs
+        assert heat.evaluate("i => i.complete && i.naturalWidth") == 8
+
+    modes.get_by_role("button", name="heat map").click()
+    assert predicted.is_visible() and not expected.is_visible()
+    assert predicted.evaluate("i => getComputedStyle(i).opacity") == "1"
+    assert modes.get_by_role("button", name="heat map").get_attribute("aria-pressed") == "true"
+    assert modes.get_by_role("button", name="image").get_attribute("aria-pressed") == "false"
+    modes.get_by_role("button", name="expected").click()
+    assert expected.is_visible() and not predicted.is_visible()
+    modes.get_by_role("button", name="blend").click()
+    assert expected.is_visible() and expected.evaluate("i => getComputedStyle(i).opacity") == "0.6"
+    # The heat map lies exactly over the image.
+    assert expected.bounding_box() == box.locator("img").first.bounding_box()
+    modes.get_by_role("button", name="image").click()
+    assert not expected.is_visible() and not predicted.is_visible()
+    # The other cards are untouched.
+    assert page.locator("#gallery-cards .card").nth(1).locator(".thumb.sal").get_attribute("data-mode") == "image"
+
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#review-open").click()
+    switch = page.locator("#rv-sal")
+    assert switch.is_visible() and "saliency (gradcam)" in switch.inner_text()
+    assert not page.locator("#rv-heat").is_visible()
+    switch.get_by_role("button", name="blend").click()
+    assert page.locator("#rv-heat").is_visible() and not page.locator("#rv-heat-expected").is_visible()
+    switch.get_by_role("button", name="expected").click()
+    assert page.locator("#rv-heat-expected").is_visible() and not page.locator("#rv-heat").is_visible()
     w.assert_clean("Edge-case report")

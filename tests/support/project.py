@@ -58,6 +58,29 @@ def build(bias=0.0):
     return CountingNet(bias)
 '''
 
+#: A convolutional twin of the tiny model (for saliency: gradcam needs a Conv2d): a 1x1 convolution scores
+#: red minus blue per pixel, and each label's logit is its channel's ReLU averaged over the image, so a
+#: pixel's share of a label's evidence is plain arithmetic (tests/integration/test_explain_runs.py).
+CONV_MODEL = '''
+import torch
+
+
+class ConvNet(torch.nn.Module):
+    def __init__(self, bias=0.0):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 2, 1)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.tensor([[4.0, 0.0, -4.0], [-4.0, 0.0, 4.0]]).view(2, 3, 1, 1))
+            self.conv.bias.copy_(torch.tensor([-bias, bias]))
+
+    def forward(self, x):
+        return torch.relu(self.conv(x)).mean(dim=(2, 3))
+
+
+def build(bias=0.0):
+    return ConvNet(bias)
+'''
+
 #: The tiny model with dark red images failing: the default suite's model.
 FAILING_MODEL = '{factory: "tinymodel:build", args: {bias: 1.0}}'
 #: The tiny model with no bias, which gets every image right.
@@ -164,6 +187,29 @@ def write_images(root: Path, folder: str, counts: dict[str, int], brightness: fl
             Image.new("RGB", (size, size), c).save(p)
             out.append(p)
     return out
+
+
+def write_half_images(root: Path, folder: str, counts: dict[str, int], brightness: float = 1.0,
+                      size: int = 16) -> list[Path]:
+    """Like write_images, but only the left half has the label's colour; the right half is mid grey."""
+    out = write_images(root, folder, counts, brightness, size)
+    for path in out:
+        image = Image.open(path).convert("RGB")
+        image.paste((128, 128, 128), (size // 2, 0, size, size))
+        image.save(path)
+    return out
+
+
+def conv_project(root: Path, extra: str = "", model: str = '{factory: "convmodel:build", args: {bias: 1.0}}',
+                 dark: int = 4) -> Path:
+    """convmodel.py (CONV_MODEL), half-coloured clean and dark images (4 of each label), and the colour suite
+    with ``extra`` top-level lines (line 6 on): with bias 1.0, the dark red images are its failures."""
+    project = SuiteProject(root)
+    project.write("convmodel.py", CONV_MODEL)
+    write_half_images(root, "data/clean", {"red": 4, "blue": 4})
+    write_half_images(root, "data/dark", {"red": dark, "blue": dark}, brightness=0.15)
+    return project.suite(suite_yaml(model=model, preprocess="{resize: [16, 16]}", extra=extra,
+                                    categories=colour_categories(dark="")))
 
 
 def inferred_line(result: pytest.RunResult) -> tuple[int, int, int]:

@@ -30,6 +30,7 @@ import pytest_edgecases.annotations as annotations_module
 import pytest_edgecases.suite as suite_module
 from pytest_edgecases.annotations import load_annotations
 from pytest_edgecases.errors import EdgecasesError
+from pytest_edgecases.explain_spec import METHODS
 from pytest_edgecases.suite import load_suite
 
 REPO = Path(__file__).resolve().parents[2]
@@ -600,6 +601,9 @@ def test_suite_schema_keys_match_the_parser() -> None:
     assert _props(s, "defaults") == set(suite_module.DEFAULT_KEYS)
     assert _props(s, "category") == set(suite_module.CATEGORY_KEYS)
     assert _props(s, "review") == set(suite_module.REVIEW_KEYS)
+    explain = next(v for v in s["$defs"]["explain"]["oneOf"] if v.get("type") == "object")
+    assert set(explain["properties"]) == set(suite_module.EXPLAIN_KEYS)
+    assert set(explain["properties"]["method"]["enum"]) == set(METHODS) | {"auto"}
     assert set(suite_module.THRESHOLD_KEYS) <= _props(s, "defaults") & _props(s, "category")
     for where in ("max_failures", "failure_limits"):
         assert _props(s, where) == set(suite_module.SEVERITIES) | {"any"}
