@@ -53,5 +53,15 @@ class Runner(Protocol):
         """Predictions by job key, a batch at a time (each is stored as it comes: Ctrl-C keeps them)."""
 
 
+@dataclass(frozen=True)
+class RaySettings:
+    """Where and how the Ray engine runs (ray_engine.py; --edgecases-engine=ray and the ray options)."""
+
+    address: str | None = None       # --edgecases-ray-address; None: RAY_ADDRESS, else a local instance
+    actors: int | None = None        # --edgecases-ray-actors; None: as many as the cluster has room for
+    gpus_per_actor: float = 0.0      # --edgecases-ray-gpus-per-actor; above 0 the actors infer on CUDA
+    progress_bars: bool = False      # Ray Data's own progress bars (with -v)
+
+
 #: Makes the runner for a suite (called only for a suite whose predictions the cache lacks).
 RunnerFactory = Callable[[Suite], Runner]
