@@ -2,7 +2,7 @@
 
 infer.py keys, looks up and stores; a Runner only says which model it runs (so that predictions
 are keyed by it) and turns the jobs the cache lacks into predictions. local.py is the in-process
-torch runner. Another engine (a Ray cluster, a file of predictions made elsewhere) is another
+torch runner; ray_engine.py runs on a Ray cluster's actors (--edgecases-engine=ray). Another engine is another
 Runner, handed to the session as its ``runner_for``; keys, the cache and judging stay as they are.
 """
 from __future__ import annotations

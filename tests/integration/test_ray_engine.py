@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.project import COUNTING_MODEL, colour_categories, inferred_line, suite_yaml
+from support.project import colour_categories, inferred_line, suite_yaml
 
 ray = pytest.importorskip("ray")
 # Imported here, not first in a pytester run: those runs evict what they import (tests/conftest.py says why).
