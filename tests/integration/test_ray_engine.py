@@ -135,3 +135,19 @@ def test_usage_errors(tiny_project, pytester, monkeypatch, args, message):
     result = pytester.runpytest("--edgecases", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+@pytest.mark.parametrize(("args", "conftest", "message"), [
+    (("--edgecases-ray-gpus-per-actor=1",), None,
+     "*edgecases.yaml:3: --edgecases-ray-gpus-per-actor=1, but the Ray cluster has 0 GPUs"),
+    ((), "def pytest_edgecases_load_model(suite, device):\n    return None\n",
+     "*edgecases.yaml: --edgecases-engine=ray cannot run a model from pytest_edgecases_load_model: a conftest.py "
+     "hook runs in this process, not on Ray's workers"),
+], ids=["gpus-the-cluster-lacks", "model-from-a-conftest-hook"])
+def test_suites_ray_cannot_run_fail_saying_why(tiny_project, pytester, args, conftest, message):
+    tiny_project()
+    if conftest:
+        pytester.makeconftest(conftest)
+    result = pytester.runpytest(*RAY, *args)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([message])
