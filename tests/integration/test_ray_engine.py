@@ -3,9 +3,14 @@ the local engine's verdicts and keys, each image inferred once, other bytes on a
 batch failing only its examples; and, without Ray, a usage error naming the extra."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import sqlite3
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +55,30 @@ def build(driver_pid=0):
         data = Path(__file__).parent / "data"
         (data / "clean/red/000.png").write_bytes((data / "clean/blue/000.png").read_bytes())
     return Net()
+'''
+
+
+#: The counting model, asleep in each actor's second batch (SLOW_MODEL_SECONDS, default 60 s): Ctrl-C lands
+#: while both actors are busy, after their first batches have come back.
+SLOW_ON_RAY = '''
+import os
+import time
+
+from countmodel import CountingNet
+
+
+class Slow(CountingNet):
+    batches = 0
+
+    def forward(self, x):
+        Slow.batches += 1
+        if Slow.batches >= 2:
+            time.sleep(float(os.environ.get("SLOW_MODEL_SECONDS", "60")))
+        return super().forward(x)
+
+
+def build(bias=0.0):
+    return Slow(bias)
 '''
 
 
@@ -123,6 +152,45 @@ def test_a_raising_batch_fails_only_its_examples(tiny_project, pytester, solid_i
     assert "data/dark/red/000.png" in errors and len(errors) <= 4    # one batch of at most 4
     assert set(errors.values()) == {"the model raised RuntimeError: green overflows the colour head"}
     assert all(row["predicted"] for (_, path), row in rows.items() if path not in errors)
+
+
+def test_ctrl_c_keeps_the_batches_that_came_back(tiny_project, pytester, forward_log, monkeypatch):
+    pytester.makepyfile(slowmodel=SLOW_ON_RAY)
+    tiny_project(factory="slowmodel:build")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(ray_engine.__file__).parents[2]),
+                                                      os.environ.get("PYTHONPATH", "")]))
+    cache = pytester.path / ".cache"
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", *RAY, "-p", "no:cacheprovider", "--edgecases-batch-size=2",
+                             f"--edgecases-cache-dir={cache}"], cwd=pytester.path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 180   # a cold start: torch, Ray, two actors
+    while cached_rows(cache / "predictions.sqlite") < 2:   # a batch came back and is cached
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0] if proc.poll() else "slow"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out = proc.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"pytest still running 60 s after Ctrl-C:\n{proc.communicate()[0]}")
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
+    assert "KeyboardInterrupt" in out and "Traceback" not in out, out
+
+    kept = cached_rows(cache / "predictions.sqlite")
+    monkeypatch.setenv("SLOW_MODEL_SECONDS", "0")
+    again = pytester.runpytest("--edgecases", f"--edgecases-cache-dir={cache}")
+    again.assert_outcomes(passed=1, failed=1)
+    assert inferred_line(again) == (24, 24 - kept, kept)
+
+
+def cached_rows(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
+        try:
+            return db.execute("SELECT count(*) FROM predictions").fetchone()[0]
+        except sqlite3.OperationalError:   # the table is not there yet
+            return 0
 
 
 @pytest.mark.parametrize(("args", "message"), [
