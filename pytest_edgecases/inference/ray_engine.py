@@ -83,31 +83,32 @@ class RayRunner:
     def run(self, jobs: Sequence[Job], progress: Progress | None = None) -> Iterator[dict[str, Prediction]]:
         """Predictions as the actors' batches come back (identify first)."""
         assert self.identity is not None, "identify() fingerprints the model"
-        started = connect(self.settings)
+        connect(self.settings)
         transforms = tuple(dict.fromkeys(job.transform for job in jobs if job.transform is not None))
         index = {level: i for i, level in enumerate(transforms)}
         items = [{"key": job.key, "file": os.fspath(job.file), "seed": str(job.seed), "sha256": job.sha256,
                   "t": -1 if job.transform is None else index[job.transform]} for job in jobs]
         plan = ActorPlan(self.identity.fingerprint, self.identity.device_type, self.precision, transforms,
                          _project_paths(self.suite.root))
-        blocks = min(MAX_BLOCKS, math.ceil(len(items) / self.batch_size))
+        blocks = max(1, min(MAX_BLOCKS, math.ceil(len(items) / self.batch_size)))
+        actors = min(pool_size(self.settings), blocks)   # an actor with no batch to take would only build the model
         with quiet(not self.settings.progress_bars):
             ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars = ctx.print_on_execution_start = self.settings.progress_bars
             # max_restarts: Ray Data's default restarts a dying actor forever (an image that crashes the model
             # would loop); passed the one way Ray Data takes it, which it has deprecated without a successor.
-            dataset = ray.data.from_items(items, override_num_blocks=max(1, blocks)).map_batches(
+            dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
                 Predictor, fn_constructor_args=(_slim(self.suite), plan), batch_size=self.batch_size,
-                batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=pool_size(self.settings)),
+                batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=actors),
                 num_gpus=self.settings.gpus_per_actor or None, max_restarts=RESTARTS, max_task_retries=RESTARTS)
-        return self._collect(dataset, {job.key: job for job in jobs}, progress, started)
+        return self._collect(dataset, {job.key: job for job in jobs}, progress)
 
-    def _collect(self, dataset: Any, jobs: dict[str, Job], progress: Progress | None,
-                 started: bool) -> Iterator[dict[str, Prediction]]:
+    def _collect(self, dataset: Any, jobs: dict[str, Job],
+                 progress: Progress | None) -> Iterator[dict[str, Prediction]]:
         done: set[str] = set()   # a retried batch's results replace its first ones: each image counts once
+        with quiet(not self.settings.progress_bars):
+            batches = iter(dataset.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=0))
         try:
-            with quiet(not self.settings.progress_bars):
-                batches = iter(dataset.iter_batches(batch_size=None, batch_format="pyarrow"))
             while True:
                 with quiet(not self.settings.progress_bars):   # not across the yield: infer.py runs there
                     block = next(batches, None)
@@ -118,10 +119,6 @@ class RayRunner:
                 if progress:
                     progress(len(done), len(jobs))
                 yield out
-        except KeyboardInterrupt:
-            if started:   # the instance is this run's: stop its actors now rather than at exit
-                ray.shutdown()
-            raise
         except EdgecasesError:
             raise
         except Exception as exc:   # Ray gave up (an actor died past its restarts, the cluster went away)
@@ -130,6 +127,15 @@ class RayRunner:
             rest = {key: Prediction(error=reason) for key in jobs if key not in done}   # errors are never cached
             if rest:
                 yield rest
+        finally:   # stop the Ray job now (a refused file, Ctrl-C), not when the dataset is collected: on Ctrl-C that
+            # is at the interpreter's exit, after Ray's exit handler has shut Ray down (Ray 2.55 then ends the
+            # process with status 1 instead of pytest's 2)
+            with quiet(not self.settings.progress_bars):
+                if ray.is_initialized():
+                    close = getattr(batches, "close", None)
+                    if close is not None:
+                        close()
+                    _stop(dataset)
 
     def _received(self, block: pa.Table, jobs: dict[str, Job]) -> dict[str, Prediction]:
         """One block's predictions; raises on a batch that stopped the run, or on bytes other than the driver's."""
@@ -213,6 +219,7 @@ def quiet(on: bool = True) -> Iterator[None]:
     levels = [logger.level for logger in loggers]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)   # Ray 2.55's "Tip: in future versions of Ray…"
         for logger in loggers:
             logger.setLevel(logging.ERROR)
         try:
@@ -222,11 +229,11 @@ def quiet(on: bool = True) -> Iterator[None]:
                 logger.setLevel(level)
 
 
-def connect(settings: RaySettings) -> bool:
+def connect(settings: RaySettings) -> None:
     """Join this process's Ray connection, the cluster named (option, else RAY_ADDRESS), or start a local
-    instance; True when this run started it. Ray's own log lines and the workers' output only with -v."""
+    instance. Ray's own log lines and the workers' output only with -v."""
     if ray.is_initialized():   # a conftest.py may have called ray.init (its own runtime_env, namespace…)
-        return False
+        return
     address = settings.address or os.environ.get("RAY_ADDRESS") or None
     terse = {} if settings.progress_bars else {"logging_level": logging.ERROR, "log_to_driver": False}
     try:
@@ -241,7 +248,6 @@ def connect(settings: RaySettings) -> bool:
                              f"{text[0][:300] if text else type(exc).__name__}",
                              hint="check --edgecases-ray-address (or RAY_ADDRESS), or run with "
                                   "--edgecases-engine=local") from None
-    return address is None
 
 
 def runtime_env() -> dict[str, Any]:
@@ -273,6 +279,15 @@ def _project_paths(root: Path) -> tuple[str, ...]:
         if path.is_relative_to(root) and str(path) not in paths:
             paths.append(str(path))
     return tuple(paths)
+
+
+def _stop(dataset: Any) -> None:
+    """Shut a dataset's streaming execution down (its actors, its threads). Ray Data has no public call for an
+    iteration left early; Dataset keeps its executor here (Ray 2.55 to 2.60) and stops it so in its own __del__."""
+    executor = getattr(dataset, "_current_executor", None)
+    if executor is not None:
+        executor.shutdown(force=True)
+        dataset._current_executor = None
 
 
 def _slim(suite: Suite) -> Suite:

@@ -85,8 +85,9 @@ def build(bias=0.0):
 @pytest.fixture(scope="module", autouse=True)
 def ray_instance():
     """One local Ray instance for the module; the runs in it find it (ray_engine.connect) and use it."""
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env=ray_engine.runtime_env(), logging_level="ERROR",
-             log_to_driver=False)
+    with ray_engine.quiet():
+        ray.init(num_cpus=2, include_dashboard=False, runtime_env=ray_engine.runtime_env(), logging_level="ERROR",
+                 log_to_driver=False)
     yield
     ray.shutdown()
 
