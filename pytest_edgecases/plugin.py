@@ -8,6 +8,7 @@ hooks that run only with ``--edgecases``.
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import math
 import os
 from pathlib import Path
@@ -178,8 +179,6 @@ def _slices(config: pytest.Config) -> Any:
 def _ray(config: pytest.Config) -> Any:
     """--edgecases-engine=ray's settings (None for the local engine), or a usage error naming the option;
     without Ray installed, one naming the extra (looked for, not imported: ray_engine.py imports it)."""
-    import importlib.util
-
     from .inference.runner import RaySettings  # with --edgecases only, as the session
 
     engine = str(_get(config, "engine")).lower()
