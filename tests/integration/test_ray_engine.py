@@ -82,6 +82,16 @@ def build(bias=0.0):
 '''
 
 
+#: A model initialised at random each time it is built (no seed): each actor's differs from the driver's.
+RANDOM_MODEL = '''
+import torch
+
+
+def build():
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))
+'''
+
+
 @pytest.fixture(scope="module", autouse=True)
 def ray_instance():
     """One local Ray instance for the module; the runs in it find it (ray_engine.connect) and use it."""
@@ -140,6 +150,16 @@ def test_a_worker_reading_other_bytes_is_refused_naming_the_file(tiny_project, p
     # Nothing was cached under the changed image's key: the local engine infers it afresh.
     again = pytester.runpytest("--edgecases")
     assert inferred_line(again)[1] > 0
+
+
+def test_a_worker_building_another_model_is_refused(tiny_project, pytester):
+    """A factory whose weights are random each time it runs: the actors' models are not the driver's."""
+    pytester.makepyfile(randommodel=RANDOM_MODEL)
+    tiny_project(suite_yaml(model='{factory: "randommodel:build"}', categories=colour_categories()))
+    result = pytester.runpytest(*RAY)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*edgecases.yaml:3: a Ray worker built another model than this machine (its "
+                                 "fingerprint differs)*"])
 
 
 def test_a_raising_batch_fails_only_its_examples(tiny_project, pytester, solid_image):
