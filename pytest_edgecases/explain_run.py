@@ -153,7 +153,7 @@ def _compute(edge: EdgecasesSession, suite: Suite, asked: Request, missing: list
     from .inference.explain import Wanted, attributions  # torch and Captum: only when a map is made
 
     runner = runner or _runner(edge, suite)
-    if runner.pre is None:
+    if runner.built is None:
         runner.identify()
     per_job: dict[str, list[int]] = {}
     job_of: dict[str, Job] = {}
@@ -164,7 +164,7 @@ def _compute(edge: EdgecasesSession, suite: Suite, asked: Request, missing: list
             per_job[job.key].append(t.index)
     wanted = [Wanted(job_of[k], tuple(v)) for k, v in per_job.items()]
     out: dict[tuple[str, int], Saliency] = {}
-    for chosen, grids in attributions(runner.model, runner.pre, runner.device, wanted, asked, suite.display,
+    for chosen, grids in attributions(runner.built.model, runner.built.pre, runner.device, wanted, asked, suite.display,
                                       batch_size=edge.options.batch_size):
         for key, grid in grids.items():
             out[key] = Saliency(str(chosen.method), "", grid)

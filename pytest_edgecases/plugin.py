@@ -8,6 +8,8 @@ hooks that run only with ``--edgecases``.
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
+import math
 import os
 from pathlib import Path
 from typing import Any, Generator
@@ -26,6 +28,10 @@ DEFAULT_PATTERNS = ["edgecases.yaml", "*.edgecases.yaml"]
 
 # name, ini default, help. Every option is also an ini key (dashes become underscores).
 _OPTIONS = [
+    ("engine", "local", "where inference runs: local (this process) or ray (a Ray cluster's actors, docs/scaling.md)"),
+    ("ray-address", "", "with --edgecases-engine=ray: the cluster to join (else RAY_ADDRESS, else a local instance)"),
+    ("ray-actors", "auto", "with --edgecases-engine=ray: actors inferring (auto: one per GPU, or CPU, of the cluster)"),
+    ("ray-gpus-per-actor", "0", "with --edgecases-engine=ray: GPUs per actor (0: the actors infer on their CPUs)"),
     ("device", "auto", "where inference runs: auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"),
     ("batch-size", "32", "inference batch size"),
     ("report", "edgecases-report.html", "self-contained HTML report path ('none' disables)"),
@@ -151,7 +157,7 @@ def pytest_configure(config: pytest.Config) -> None:
                       review_queue=_opt_str(_path(config, "review-queue")),
                       markdown=_opt_str(_path(config, "markdown")), cache_dir=cache_dir, no_cache=no_cache,
                       cache_max_age=cache_max_age, predictions=_prediction_files(config), shard=shard,
-                      save_predictions=save_predictions, explain=explain)
+                      save_predictions=save_predictions, explain=explain, ray=_ray(config))
     workerinput = getattr(config, "workerinput", None)
     run_id = workerinput.get("testrunuid") if workerinput else None
     config.stash[SESSION_KEY] = EdgecasesSession(
@@ -192,6 +198,31 @@ def _slices(config: pytest.Config) -> Any:
                          min_support=_whole_number(config, "slices-min-examples", 1),
                          min_fraction=_fraction(config, "slices-min-fraction", open_low=False),
                          properties=properties == "on")
+
+
+def _ray(config: pytest.Config) -> Any:
+    """--edgecases-engine=ray's settings (None for the local engine), or a usage error naming the option;
+    without Ray installed, one naming the extra (looked for, not imported: ray_engine.py imports it)."""
+    from .inference.runner import RaySettings  # with --edgecases only, as the session
+
+    engine = str(_get(config, "engine")).lower()
+    if engine not in ("local", "ray"):
+        raise pytest.UsageError(f"--edgecases-engine must be local or ray, got {engine!r}")
+    if engine == "local":
+        return None
+    if importlib.util.find_spec("ray") is None:
+        raise pytest.UsageError("--edgecases-engine=ray needs Ray: pip install 'pytest-edgecases[ray]'")
+    actors = str(_get(config, "ray-actors")).lower()
+    raw = _get(config, "ray-gpus-per-actor")
+    try:
+        gpus = float(raw)
+    except (TypeError, ValueError):
+        gpus = float("nan")
+    if not (0 <= gpus < math.inf):
+        raise pytest.UsageError(f"--edgecases-ray-gpus-per-actor must be a number >= 0, got {raw!r}")
+    return RaySettings(address=str(_get(config, "ray-address") or "") or None,
+                       actors=None if actors == "auto" else _whole_number(config, "ray-actors", 1, " or auto"),
+                       gpus_per_actor=gpus, progress_bars=config.get_verbosity() >= 1)
 
 
 def _fraction(config: pytest.Config, name: str, *, open_low: bool) -> float:

@@ -17,7 +17,7 @@ from .errors import EdgecasesError
 from .gcpolicy import paused_gc
 from .inference import predfiles, xdist
 from .inference.infer import Inference, Inferred, Settings
-from .inference.runner import Runner, RunnerFactory
+from .inference.runner import RaySettings, Runner, RunnerFactory
 from .inference.shard import Shard
 from .inference.store import PredictionCache
 from .records import CategoryResult
@@ -51,6 +51,7 @@ class Options:
     shard: Shard | None = None              # --edgecases-shard: infer this shard, write it, judge nothing
     save_predictions: Path | None = None    # --edgecases-save-predictions
     explain: str | None = None              # --edgecases-explain: None (off), "auto" or a method (explain_spec)
+    ray: RaySettings | None = None          # --edgecases-engine=ray and its options (None: the local engine)
 
 
 @dataclass
@@ -77,8 +78,9 @@ class EdgecasesSession:
         # Whether a conftest.py implements pytest_edgecases_load_model for a suite; without being
         # told, assume it may whenever there is a hook to call (the model must then be built).
         self.has_model_hook = has_model_hook or (lambda suite: self.model_hook is not None)
-        # What runs a suite's model when the cache lacks predictions: by default this process (local.py).
-        self.runner_for: RunnerFactory = runner_for or self._local_runner
+        # What runs a suite's model when the cache lacks predictions: by default this process (local.py),
+        # or a Ray cluster (ray_engine.py) with --edgecases-engine=ray.
+        self.runner_for: RunnerFactory = runner_for or self._runner
         self.loaded: dict[Path, Loaded] = {}
         self.selected: list[tuple[Suite, Category]] = []
         self.inferred = Inferred()
@@ -131,7 +133,7 @@ class EdgecasesSession:
         inferred = self.inferred
         slices = self.options.slices
         wanted = [(suite, cat) for suite, cat in self.selected
-                  if (slices is not None and slices.properties) or cat.where_properties
+                  if ((slices is not None and slices.properties) or cat.where_properties)
                   and suite.path not in inferred.failures and (suite.path, cat.test_name) not in inferred.unjudged]
         if not wanted or self.options.shard is not None:
             return
@@ -165,8 +167,18 @@ class EdgecasesSession:
             return None
         return self.shard_note
 
-    def _local_runner(self, suite: Suite) -> Runner:
-        """The runner for a suite whose model must be built: this process, with torch."""
+    def _runner(self, suite: Suite) -> Runner:
+        """The runner for a suite whose model must be built: this process, with torch, or Ray's actors."""
+        if self.options.ray is not None:
+            if self.has_model_hook(suite):
+                raise EdgecasesError("--edgecases-engine=ray cannot run a model from pytest_edgecases_load_model: "
+                                     "a conftest.py hook runs in this process, not on Ray's workers", suite.display,
+                                     hint="declare the model in the suite's model: section (docs/models.md), "
+                                          "or run this suite with --edgecases-engine=local")
+            from .inference.ray_engine import RayRunner  # imports ray and torch: only once a model must be built
+
+            return RayRunner(suite, settings=self.options.ray, batch_size=self.options.batch_size,
+                             precision=self.options.precision)
         from .inference.local import LocalRunner  # imports torch: only once a model must be built
 
         return LocalRunner(suite, device=self.options.device, batch_size=self.options.batch_size,

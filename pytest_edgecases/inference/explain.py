@@ -102,7 +102,8 @@ def attributions(model: torch.nn.Module, pre: Preprocessor, device: torch.device
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start:start + batch_size]
             images = list(pool.map(lambda pair: prepare(pair[0], pre), chunk))
-            kept = [(pair, image[0]) for pair, image in zip(chunk, images, strict=True) if not isinstance(image, str)]
+            kept = [(pair, image.value) for pair, image in zip(chunk, images, strict=True)
+                    if not isinstance(image.value, str)]
             if not kept:
                 continue
             batch = pre.finish(torch.stack([image for _, image in kept]), device).float()

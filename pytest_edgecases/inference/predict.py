@@ -6,7 +6,7 @@ import concurrent.futures as cf
 import dataclasses
 import math
 import os
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 import torch
 
@@ -23,24 +23,34 @@ from .runner import Job
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def prepare(job: Job, pre: Preprocessor) -> tuple[torch.Tensor, ImageProperties | None] | str:
-    """Read, decode, transform and preprocess one image, and measure its properties as the model sees it
-    before preprocessing (properties.py: a fraction of the decode's cost; only when job.measure); an error
-    string instead of raising. Inference and explain.py alike: a map is of the very input the prediction
-    was made from."""
+class Prepared(NamedTuple):
+    """One image ready for the forward pass, or why it is not; the SHA-256 of the bytes read ("" where
+    none could be), which an engine elsewhere returns for the driver to check (ray_engine.py); and the
+    image's properties as the model sees it before preprocessing (properties.py: a fraction of the
+    decode's cost; only when job.measure)."""
+
+    value: torch.Tensor | str
+    sha256: str = ""
+    properties: ImageProperties | None = None
+
+
+def prepare(job: Job, pre: Preprocessor) -> Prepared:
+    """Read, decode, transform, preprocess and measure one image; an error string instead of raising.
+    Inference and explain.py alike: a map is of the very input the prediction was made from."""
+    digest = ""
     try:
         data, digest = read_bytes(job.file)
         if job.sha256 and digest != job.sha256:
             # Its prediction would be cached under the key of the bytes hashed earlier in this run.
-            return "the file changed while the run was using it; run again"
+            return Prepared("the file changed while the run was using it; run again", digest)
         image = decode_rgb(data)
         if job.transform is not None:
             image = apply(image, job.transform, job.seed)
-        return pre(image), measure(image) if job.measure else None
+        return Prepared(pre(image), digest, measure(image) if job.measure else None)
     except ImageError as exc:
-        return str(exc)
+        return Prepared(str(exc), digest)
     except Exception as exc:  # a user's preprocess or a transform failing on one image
-        return f"{type(exc).__name__}: {exc}"
+        return Prepared(f"{type(exc).__name__}: {exc}", digest)
 
 
 def cpu_count() -> int:
@@ -84,7 +94,7 @@ def predict(jobs: Sequence[Job], model: torch.nn.Module, pre: Preprocessor, devi
     window = max(2, decode) * batch_size
     before = torch.get_num_threads()
     if device.type == "cpu":
-        model = _channels_last(model)
+        model = channels_last(model)
     try:
         if torch_threads is not None:
             torch.set_num_threads(torch_threads)
@@ -104,8 +114,8 @@ def predict(jobs: Sequence[Job], model: torch.nn.Module, pre: Preprocessor, devi
             while pending:
                 out, batch_jobs, tensors, measured = _take_batch(pending, batch_size)
                 refill()
-                if tensors:   # _forward empties the list: the batch's images go before the caller sees them
-                    out.update(_forward(batch_jobs, tensors, model, pre, device, n_labels, dtype, autocast))
+                if tensors:   # forward empties the list: the batch's images go before the caller sees them
+                    out.update(forward(batch_jobs, tensors, model, pre, device, n_labels, dtype, autocast))
                 for key, props in measured.items():   # beside the answer: measured.py stores them by image
                     out[key] = dataclasses.replace(out[key], properties=props)
                 done += len(out)
@@ -117,7 +127,7 @@ def predict(jobs: Sequence[Job], model: torch.nn.Module, pre: Preprocessor, devi
             torch.set_num_threads(before)
 
 
-def _channels_last(model: torch.nn.Module) -> torch.nn.Module:
+def channels_last(model: torch.nn.Module) -> torch.nn.Module:
     """Convolutions run faster on channels_last (NHWC) weights and inputs with oneDNN (measured:
     docs/performance.md). Values change only by float rounding, and keys.NUMERICS keys it."""
     try:
@@ -136,19 +146,21 @@ def _take_batch(pending: collections.deque, batch_size: int
     measured: dict[str, ImageProperties] = {}
     while pending and len(batch_jobs) < batch_size:
         job, fut = pending.popleft()
-        value = fut.result()
-        if isinstance(value, str):
-            out[job.key] = Prediction(error=value)
+        prepared = fut.result()
+        if isinstance(prepared.value, str):
+            out[job.key] = Prediction(error=prepared.value)
         else:
             batch_jobs.append(job)
-            tensors.append(value[0])
-            if value[1] is not None:
-                measured[job.key] = value[1]
+            tensors.append(prepared.value)
+            if prepared.properties is not None:
+                measured[job.key] = prepared.properties
     return out, batch_jobs, tensors, measured
 
 
-def _forward(jobs: list[Job], tensors: list[torch.Tensor], model: torch.nn.Module, pre: Preprocessor,
+def forward(jobs: list[Job], tensors: list[torch.Tensor], model: torch.nn.Module, pre: Preprocessor,
              device: torch.device, n_labels: int, dtype: torch.dtype, autocast: bool) -> dict[str, Prediction]:
+    """One batch of prepared images through the model: each job's top-k. A model that raises fails this
+    batch's jobs only; output of the wrong shape raises EdgecasesError (every batch would have it)."""
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) > 1:
         raise EdgecasesError(f"images of different sizes {sorted(shapes)[:3]} cannot share a batch",

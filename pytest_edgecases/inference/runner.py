@@ -2,7 +2,7 @@
 
 infer.py keys, looks up and stores; a Runner only says which model it runs (so that predictions
 are keyed by it) and turns the jobs the cache lacks into predictions. local.py is the in-process
-torch runner. Another engine (a Ray cluster, a file of predictions made elsewhere) is another
+torch runner; ray_engine.py runs on a Ray cluster's actors (--edgecases-engine=ray). Another engine is another
 Runner, handed to the session as its ``runner_for``; keys, the cache and judging stay as they are.
 """
 from __future__ import annotations
@@ -52,6 +52,16 @@ class Runner(Protocol):
 
     def run(self, jobs: Sequence[Job], progress: Progress | None = None) -> Iterator[dict[str, Prediction]]:
         """Predictions by job key, a batch at a time (each is stored as it comes: Ctrl-C keeps them)."""
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """Where and how the Ray engine runs (ray_engine.py; --edgecases-engine=ray and the ray options)."""
+
+    address: str | None = None       # --edgecases-ray-address; None: RAY_ADDRESS, else a local instance
+    actors: int | None = None        # --edgecases-ray-actors; None: as many as the cluster has room for
+    gpus_per_actor: float = 0.0      # --edgecases-ray-gpus-per-actor; above 0 the actors infer on CUDA
+    progress_bars: bool = False      # Ray Data's own progress bars (with -v)
 
 
 #: Makes the runner for a suite (called only for a suite whose predictions the cache lacks).
