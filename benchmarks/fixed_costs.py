@@ -1,0 +1,108 @@
+"""Issue 21's targets: a light workload, where the plugin's fixed costs show, and 100,000 images.
+
+``light``: 3,000 PNGs at 96 px in 10 categories, torchvision's mobilenet_v3_small from a
+``factory:``, batch 64. A cold run against a plain loop that decodes on one thread (the faster of
+torch on all cores or on one), and a warm rerun with ``defined_by:`` against pytest's own start-up
+(``pytest --co`` in an empty folder), each the best of --repeat interleaved rounds.
+
+``big`` (``--big``): the small CNN at 32 px on 20,000 and 100,000 generated images: a warm rerun's
+time beyond start-up per image, and peak RSS (cold and warm) against the 20,000-image run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from pathlib import Path
+
+import workload
+from harness import Run, activate, check, empty_project, load, plain, pytest_cmd, record, run, startup_cmd
+
+LIGHT = workload.Shape(3000, 96, 10)
+BIG = (workload.Shape(20000, 32, 5), workload.Shape(100000, 32, 5))
+HINT = "model built only to identify it"
+
+
+def _best(runs: list[Run]) -> float:
+    return min(r.seconds for r in runs)
+
+
+def bench_light(work: Path, args: argparse.Namespace) -> None:
+    root = workload.build_project(work, LIGHT)
+    n, model, batch = LIGHT.n, "light", 64
+    activate(root, model, categories=LIGHT.categories)
+    cache = root / "cache"
+    flags = [f"--edgecases-batch-size={batch}", f"--edgecases-cache-dir={cache}"]
+    cores = len(os.sched_getaffinity(0))
+    print(f"\n== light: mobilenet_v3_small (factory) x {n} at {LIGHT.side} px, batch {batch} ({load()})", flush=True)
+    plains: dict[int, list[Run]] = {cores: [], 1: []} if cores > 1 else {1: []}
+    colds: list[Run] = []
+    for i in range(args.repeat):
+        for threads in plains:
+            plains[threads].append(check(plain(root, model, batch, threads), "plain loop"))
+        shutil.rmtree(cache, ignore_errors=True)
+        cold = check(run(pytest_cmd(*flags), root), "cold run")
+        assert cold.inferred() == (n, n, 0), cold.output[-2000:]
+        colds.append(cold)
+        print(f"  round {i + 1}: plain {', '.join(f'{t}T {v[-1].seconds:.2f}s' for t, v in plains.items())}; "
+              f"cold {cold.seconds:.2f}s ({load()})", flush=True)
+    best_plain = min(_best(v) for v in plains.values())
+    ratio = _best(colds) / best_plain
+    others = ", ".join(f"torch on {t} thread(s) {_best(v):.2f}s" for t, v in plains.items())
+    record(f"light x {n}: cold run / plain loop (one decode thread)",
+           f"{ratio:.2f}x (best of {len(colds)}: plugin {_best(colds):.2f}s; plain loop {others})",
+           "<= 1.10x", ratio <= 1.10)
+
+    bare = check(run(pytest_cmd(*flags), root), "warm run without defined_by")
+    record(f"light x {n}: warm rerun without defined_by: says what it costs",
+           f"{bare.seconds:.2f}s; " + (next(line.strip() for line in bare.output.splitlines() if HINT in line)
+                                        if HINT in bare.output else "NO HINT"), "the hint line", HINT in bare.output)
+    activate(root, model, defined_by=True, categories=LIGHT.categories)
+    check(run(pytest_cmd(*flags), root), "first run with defined_by")   # builds once, records the recipe
+    empty = empty_project(work)
+    warms, starts = [], []
+    for _ in range(args.repeat):
+        starts.append(run(startup_cmd(), empty))
+        warms.append(check(run(pytest_cmd(*flags), root), "warm run"))
+        assert warms[-1].inferred() == (n, 0, n), warms[-1].output[-2000:]
+    limit = _best(starts) + 0.5 + 0.0001 * n
+    record(f"light x {n}: warm rerun with defined_by",
+           f"{_best(warms):.2f}s (best of {len(warms)}; pytest --co in an empty folder {_best(starts):.2f}s)",
+           f"<= {limit:.2f}s: start-up + 0.5s + 0.1 ms/image", _best(warms) <= limit)
+    activate(root, model, categories=LIGHT.categories)
+
+
+def bench_big(work: Path, args: argparse.Namespace) -> None:
+    """The small CNN at 32 px on 20,000 and 100,000 images: cold and warm peak RSS, warm time per image."""
+    empty = empty_project(work)
+    figures: dict[int, dict[str, float]] = {}
+    for shape in BIG:
+        root = workload.build_project(work, shape)
+        n = shape.n
+        activate(root, "small32", defined_by=True)
+        cache = root / "cache"
+        flags = [f"--edgecases-batch-size={args.batch_size}", f"--edgecases-cache-dir={cache}"]
+        print(f"\n== big: small CNN x {n} at {shape.side} px ({load()})", flush=True)
+        shutil.rmtree(cache, ignore_errors=True)
+        cold = check(run(pytest_cmd(*flags), root), "cold run")
+        assert cold.inferred() == (n, n, 0), cold.output[-2000:]
+        warms, starts = [], []
+        for _ in range(args.repeat):
+            starts.append(run(startup_cmd(), empty))
+            warms.append(check(run(pytest_cmd(*flags), root), "warm run"))
+            assert warms[-1].inferred() == (n, 0, n), warms[-1].output[-2000:]
+        best = min(warms, key=lambda r: r.seconds)
+        figures[n] = {"cold_rss": cold.max_rss_mb, "warm_rss": max(w.max_rss_mb for w in warms),
+                      "warm": best.seconds, "start": _best(starts)}
+        print(f"  cold {cold.seconds:.1f}s, {cold.max_rss_mb:.0f} MB; warm best {best.seconds:.2f}s, "
+              f"{figures[n]['warm_rss']:.0f} MB; pytest start-up {_best(starts):.2f}s ({load()})", flush=True)
+    small, large = (figures[s.n] for s in BIG)
+    n = BIG[1].n
+    per = (large["warm"] - large["start"]) / n * 1000
+    record(f"big x {n}: warm rerun beyond start-up, per image",
+           f"{per:.3f} ms ({large['warm']:.2f}s - {large['start']:.2f}s start-up, best of {args.repeat})",
+           "<= 0.05 ms", per <= 0.05)
+    for what, target, limit in (("warm", "< 1.5x", 1.5), ("cold", "< 1.2x (flat)", 1.2)):
+        a, b = small[f"{what}_rss"], large[f"{what}_rss"]
+        record(f"big: peak RSS, {what} run, {n:,} vs {BIG[0].n:,} images", f"{b / a:.2f}x ({b:.0f} MB vs {a:.0f} MB)",
+               target, b / a < limit)
