@@ -50,7 +50,20 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 import fixed_costs  # noqa: E402
 import workload  # noqa: E402
-from harness import PY, Run, activate, check, empty_project, load, plain, pytest_cmd, record, rows, run  # noqa: E402
+from harness import (  # noqa: E402
+    PY,
+    Run,
+    activate,
+    check,
+    empty_project,
+    load,
+    own_rss_mb,
+    plain,
+    pytest_cmd,
+    record,
+    rows,
+    run,
+)
 
 
 def bench_model(root: Path, model: str, shape: workload.Shape, args: argparse.Namespace) -> dict[str, float]:
@@ -249,7 +262,8 @@ def main() -> None:
         bench_startup(work, 21)
     if "collection" in only:
         bench_collection(work, 5)
-    print(f"\n== summary ({load()}; {time.perf_counter() - started:.0f}s in all)")
+    print(f"\n== summary ({load()}; {time.perf_counter() - started:.0f}s in all; the benchmark's own peak RSS "
+          f"{own_rss_mb():.0f} MB, below every child's)")
     width = max(len(r[0]) for r in rows) if rows else 0
     for target, measured, limit, passed in rows:
         word = "PASS" if passed else "info" if passed is None else "FAIL"

@@ -48,6 +48,14 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
     return Run(seconds, usage.ru_maxrss / 1024, out, proc.returncode)
 
 
+def own_rss_mb() -> float:
+    """This process's peak RSS: a child's peak below it reads as this (a child's high-water mark starts at
+    its parent's), so the benchmark keeps torch out of its own process."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def load() -> str:
     return "load %.2f %.2f %.2f" % os.getloadavg()
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,7 +179,12 @@ def build_project(workdir: Path, shape: Shape) -> Path:
     root = workdir / shape.folder
     root.mkdir(parents=True, exist_ok=True)
     build_images(root, shape)
-    build_models(root)
+    if not all((root / weights_file(m)).exists() for m in MODELS):
+        # In a child process: a parent that imported torch (600 MB) would set a floor under every later
+        # child's peak RSS, as wait4 reports it (a child's high-water mark starts from its parent's).
+        subprocess.run([sys.executable, __file__, "models", str(root)], check=True)
+    (root / "benchnet.py").write_text(BENCHNET)
+    (root / "lightnet.py").write_text(LIGHTNET)
     (root / "pytest.ini").write_text("[pytest]\n")   # the project's own rootdir, no inherited options
     return root
 
@@ -202,3 +209,8 @@ def many_categories(workdir: Path, n_categories: int = 1000) -> Path:
         lines += [f"  - name: k{i:04d}", f"    images: data/k{i:04d}/", f"    description: category number {i}"]
     suite.write_text("\n".join(lines) + "\n")
     return root
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["models"]:
+        build_models(Path(sys.argv[2]))
