@@ -18,6 +18,7 @@ subprocesses, same batch size, same cores, and prints every target with PASS or 
   --big: small CNN at 32 px, 100,000 images vs 20,000 (fixed_costs.py):
     warm rerun beyond start-up .......... <= 0.05 ms per image
     peak RSS, warm / cold ............... < 1.5x / < 1.2x (flat)
+  decode: the plugin's decode path, images per second for 1..cores threads (info)
 
 Timings on a shared machine are noisy: each timing is the median of --repeat runs, interleaved
 with what it is compared to, and the load average is printed with each. Usage:
@@ -218,8 +219,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per timing (median)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pytest-edgecases-bench")
-    ap.add_argument("--only", default="models,xdist,light,startup,collection",
-                    help="comma-separated sections: models, xdist, light, big, startup, collection")
+    ap.add_argument("--only", default="models,xdist,light,decode,startup,collection",
+                    help="comma-separated sections: models, xdist, light, decode, big, startup, collection")
     ap.add_argument("--big", action="store_true", help="add the 100,000-image section (big)")
     ap.add_argument("--models", default="small,mnv3", help="models for the 2,000-image runs")
     ap.add_argument("--big-models", default="small", help="models for the 20,000-image runs (mnv3: +10 min)")
@@ -256,6 +257,8 @@ def main() -> None:
         bench_memory(small)
     if "light" in only:
         fixed_costs.bench_light(work, args)
+    if "decode" in only:
+        fixed_costs.bench_decode(work, args)
     if "big" in only:
         fixed_costs.bench_big(work, args)
     if "startup" in only:

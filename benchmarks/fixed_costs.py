@@ -5,18 +5,22 @@
 torch on all cores or on one), and a warm rerun with ``defined_by:`` against pytest's own start-up
 (``pytest --co`` in an empty folder), each the best of --repeat interleaved rounds.
 
+``decode``: the plugin's decode path alone on the light workload's images, images per second for 1 to
+the machine's cores decode threads (without a GPU, what shows whether decoding scales with cores).
+
 ``big`` (``--big``): the small CNN at 32 px on 20,000 and 100,000 generated images: a warm rerun's
 time beyond start-up per image, and peak RSS (cold and warm) against the 20,000-image run.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 from pathlib import Path
 
 import workload
-from harness import Run, activate, check, empty_project, load, plain, pytest_cmd, record, run, startup_cmd
+from harness import HERE, PY, Run, activate, check, empty_project, load, plain, pytest_cmd, record, run, startup_cmd
 
 LIGHT = workload.Shape(3000, 96, 10)
 BIG = (workload.Shape(20000, 32, 5), workload.Shape(100000, 32, 5))
@@ -106,3 +110,18 @@ def bench_big(work: Path, args: argparse.Namespace) -> None:
         a, b = small[f"{what}_rss"], large[f"{what}_rss"]
         record(f"big: peak RSS, {what} run, {n:,} vs {BIG[0].n:,} images", f"{b / a:.2f}x ({b:.0f} MB vs {a:.0f} MB)",
                target, b / a < limit)
+
+
+def bench_decode(work: Path, args: argparse.Namespace) -> None:
+    """Images per second through the plugin's decode path (predict._prepare) for 1..cores threads."""
+    root = workload.build_project(work, LIGHT)
+    activate(root, "light", categories=LIGHT.categories)
+    cores = len(os.sched_getaffinity(0))
+    threads = sorted({1, *range(2, cores + 1, max(1, cores // 4)), cores})
+    print(f"\n== decode: {LIGHT.n} PNGs at {LIGHT.side} px, {cores} cores ({load()})", flush=True)
+    out = check(run([PY, str(HERE / "decode_rate.py"), str(root), "light.edgecases.yaml", "--threads",
+                     ",".join(map(str, threads)), "--repeat", str(args.repeat)], root), "decode rate")
+    rates = {int(k): v for k, v in json.loads(out.output.strip().splitlines()[-1]).items()}
+    for t, rate in rates.items():
+        record(f"decode throughput, {t} thread(s) of {cores} cores", f"{rate:.0f} images/s "
+               f"({rate / rates[1]:.2f}x one thread; best of {args.repeat})", "info", None)
