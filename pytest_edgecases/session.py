@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 from .annotations import Review, load_annotations
 from .baseline import Baseline, baseline_checks, compare, load_baseline
 from .errors import EdgecasesError
-from .gcpolicy import paused_gc
+from .gcpolicy import freeze_long_lived, paused_gc
 from .inference import predfiles, xdist
 from .inference.infer import Inference, Inferred, Settings
 from .inference.runner import Runner, RunnerFactory
@@ -115,6 +115,7 @@ class EdgecasesSession:
         inference.infer(self.selected)
         if self.options.save_predictions is not None:
             self._save_predictions(self.options.save_predictions, inference.saved_rows())
+        freeze_long_lived()   # the examples, predictions, torch and the model live to the run's end
 
     def _save_predictions(self, path: Path, rows: list[predfiles.Row]) -> None:
         """Write the run's (or the shard's) predictions; under xdist one worker writes (each holds them all)."""

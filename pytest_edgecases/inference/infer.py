@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable, NamedTuple, Sequence
 
 from ..errors import EdgecasesError
-from ..gcpolicy import freeze_long_lived, paused_gc
+from ..gcpolicy import paused_gc
 from ..records import Prediction, RunInfo
 from ..suite import Category, Example, Suite
 from . import keys, predfiles, recipe, xdist
@@ -346,7 +346,6 @@ class Inference:
         building = time.perf_counter()
         model = runner.identify()
         built_in = time.perf_counter() - building
-        freeze_long_lived()   # torch, the model's code and the model: out of the collector's sight from now on
         model_key = keys.model_key(model.fingerprint, suite, model.custom_source, versions, model.device_type,
                                    self.settings.precision)
         if recipe_key:
