@@ -13,7 +13,7 @@ subprocesses, same batch size, same cores, and prints every target with PASS or 
   start-up without --edgecases .......... within 30 ms of pytest -p no:edgecases
   collecting 1,000 categories ........... under 1 s
   light: mobilenet_v3_small (factory), 3,000 x 96 px, batch 64 (fixed_costs.py):
-    cold run vs a one-decode-thread loop  <= 1.10x (best of --repeat)
+    cold run vs a one-decode-thread loop  <= 1.10x (median of --repeat paired rounds)
     warm rerun with defined_by: ......... <= pytest's start-up + 0.5 s + 0.1 ms per image
   --big: small CNN at 32 px, 100,000 images vs 20,000 (fixed_costs.py):
     warm rerun beyond start-up .......... <= 0.05 ms per image

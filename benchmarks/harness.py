@@ -26,6 +26,7 @@ class Run:
     max_rss_mb: float
     output: str
     code: int
+    cpu: float = 0.0   # user + system seconds: on a machine busy with other work, steadier than wall time
 
     def inferred(self) -> tuple[int, int, int] | None:
         m = LINE.search(self.output)
@@ -45,7 +46,7 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(seconds, usage.ru_maxrss / 1024, out, proc.returncode)
+    return Run(seconds, usage.ru_maxrss / 1024, out, proc.returncode, usage.ru_utime + usage.ru_stime)
 
 
 def own_rss_mb() -> float:
