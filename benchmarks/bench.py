@@ -1,4 +1,4 @@
-"""Issue 8's performance targets, each measured as a ratio within one run of this script.
+"""Issue 8's and issue 21's performance targets, each measured as a ratio within one run of this script.
 
 Builds synthetic projects in a work folder (PNG images in five ImageFolder categories; a small CNN
 at 64 px and torchvision's mobilenet_v3_small at 224 px, random weights as .safetensors), then
@@ -12,6 +12,13 @@ subprocesses, same batch size, same cores, and prints every target with PASS or 
   20,000 images vs 2,000 ................ peak RSS grows < 1.5x (small CNN; not with --quick)
   start-up without --edgecases .......... within 30 ms of pytest -p no:edgecases
   collecting 1,000 categories ........... under 1 s
+  light: mobilenet_v3_small (factory), 3,000 x 96 px, batch 64 (fixed_costs.py):
+    cold run vs a one-decode-thread loop  <= 1.10x (median of --repeat paired rounds)
+    warm rerun with defined_by: ......... <= pytest's start-up + 0.5 s + 0.1 ms per image
+  --big: small CNN at 32 px, 100,000 images vs 20,000 (fixed_costs.py):
+    warm rerun beyond start-up .......... <= 0.05 ms per image
+    peak RSS, warm / cold ............... < 1.5x / < 1.2x (flat)
+  decode: the plugin's decode path, images per second for 1..cores threads (info)
 
 Timings on a shared machine are noisy: each timing is the median of --repeat runs, interleaved
 with what it is compared to, and the load average is printed with each. Usage:
@@ -20,6 +27,8 @@ with what it is compared to, and the load average is printed with each. Usage:
     PYTHONPATH=. python benchmarks/bench.py                  # + 20,000 images, small CNN: about 12 minutes
     PYTHONPATH=. python benchmarks/bench.py --big-models small,mnv3   # + mobilenet on 20,000: about 25 minutes
     PYTHONPATH=. python benchmarks/bench.py --only startup,collection
+    PYTHONPATH=. python benchmarks/bench.py --only light     # issue 21's light workload: about 3 minutes
+    PYTHONPATH=. python benchmarks/bench.py --only big       # 100,000 images: about 10 minutes
 
 The work folder (default: $TMPDIR/pytest-edgecases-bench) keeps the generated images between runs.
 """
@@ -35,82 +44,32 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
+import fixed_costs  # noqa: E402
 import workload  # noqa: E402
-
-PY = sys.executable
-LINE = re.compile(r"edgecases: bench: (\d+) images, (\d+) inferred, (\d+) from cache")
-rows: list[tuple[str, str, str, bool | None]] = []   # (target, measured, limit, passed)
-
-
-@dataclass
-class Run:
-    seconds: float
-    max_rss_mb: float
-    output: str
-    code: int
-
-    def inferred(self) -> tuple[int, int, int] | None:
-        m = LINE.search(self.output)
-        return (int(m[1]), int(m[2]), int(m[3])) if m else None
+from harness import (  # noqa: E402
+    PY,
+    Run,
+    activate,
+    check,
+    empty_project,
+    load,
+    own_rss_mb,
+    plain,
+    pytest_cmd,
+    record,
+    rows,
+    run,
+)
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
-    """Run a command; wall time and peak RSS (the child and whatever it waited for, as wait4 reports).
-
-    Without PYTHONDONTWRITEBYTECODE, as on a user's machine: otherwise pytest rewrites the asserts of
-    every plugin module on every run (0.2 s) instead of once."""
-    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    full_env = {**base, "PYTHONPATH": str(REPO), **(env or {})}
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(seconds, usage.ru_maxrss / 1024, out, proc.returncode)
-
-
-def load() -> str:
-    return "load %.2f %.2f %.2f" % os.getloadavg()
-
-
-def record(target: str, measured: str, limit: str, passed: bool | None) -> None:
-    rows.append((target, measured, limit, passed))
-    word = "PASS" if passed else "info" if passed is None else "FAIL"
-    print(f"  [{word}] {target}: {measured} (target {limit})", flush=True)
-
-
-def pytest_cmd(*args: str) -> list[str]:
-    return [PY, "-m", "pytest", "--edgecases", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *args]
-
-
-def activate(root: Path, model: str) -> None:
-    """Make ``model``'s suite the project's only suite file."""
-    for old in root.glob("*.edgecases.yaml"):
-        old.unlink()
-    (root / f"{model}.edgecases.yaml").write_text(workload.suite_text(model))
-
-
-def plain(root: Path, model: str, batch: int, threads: int, out: Path | None = None) -> Run:
-    cmd = [PY, str(HERE / "plain_loop.py"), str(root), model, "--batch-size", str(batch), "--threads", str(threads)]
-    return run(cmd + (["--out", str(out)] if out else []), root)
-
-
-def check(r: Run, what: str) -> Run:
-    if r.code not in (0, 1):
-        print(r.output[-3000:])
-        raise SystemExit(f"{what} failed with exit code {r.code}")
-    return r
-
-
-def bench_model(root: Path, model: str, n: int, args: argparse.Namespace) -> dict[str, float]:
+def bench_model(root: Path, model: str, shape: workload.Shape, args: argparse.Namespace) -> dict[str, float]:
     """Cold vs plain, warm vs cold, one changed image; returns figures for the memory comparison."""
+    n = shape.n
     activate(root, model)
     cores = len(os.sched_getaffinity(0))
     cache = root / "cache"
@@ -145,7 +104,7 @@ def bench_model(root: Path, model: str, n: int, args: argparse.Namespace) -> dic
            "<= 0.05x", warm_s / cold_s <= 0.05)
     if model == "small":
         # The same factory with defined_by: benchnet.py: a rerun knows the model from its files.
-        (root / f"{model}.edgecases.yaml").write_text(workload.suite_text(model, defined_by=True))
+        activate(root, model, defined_by=True)
         check(run(pytest_cmd(*flags), root), "first run with defined_by")   # builds once, records the recipe
         known = [check(run(pytest_cmd(*flags), root), "warm run") for _ in range(args.repeat)]
         assert all(w.inferred() == (n, 0, n) for w in known), known[-1].output[-2000:]
@@ -154,10 +113,10 @@ def bench_model(root: Path, model: str, n: int, args: argparse.Namespace) -> dic
                f"{known_s / cold_s:.3f}x ({known_s:.2f}s vs {cold_s:.1f}s)", "<= 0.05x", known_s / cold_s <= 0.05)
         activate(root, model)
 
-    victim = workload.image_path(root, n // 2, n)
+    victim = workload.image_path(root, n // 2, shape)
     original = victim.read_bytes()
     try:
-        image = workload.make_image(n // 2)
+        image = workload.make_image(n // 2, shape.side)
         image.putpixel((0, 0), (0, 0, 0) if image.getpixel((0, 0)) != (0, 0, 0) else (255, 255, 255))
         image.save(victim, compress_level=1)
         changed = check(run(pytest_cmd(*flags), root), "one-image run")
@@ -220,14 +179,6 @@ def bench_memory(small: dict[int, dict[str, float]]) -> None:
                "info", None)
 
 
-def empty_project(work: Path) -> Path:
-    """A folder with nothing to collect: what pytest costs by itself."""
-    empty = work / "empty"
-    empty.mkdir(exist_ok=True)
-    (empty / "pytest.ini").write_text("[pytest]\n")
-    return empty
-
-
 def bench_startup(work: Path, rounds: int) -> None:
     """pytest --co in an empty folder, the plugin loaded vs -p no:edgecases, interleaved."""
     empty = empty_project(work)
@@ -268,12 +219,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per timing (median)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pytest-edgecases-bench")
-    ap.add_argument("--only", default="models,xdist,startup,collection",
-                    help="comma-separated sections: models, xdist, startup, collection")
+    ap.add_argument("--only", default="models,xdist,light,decode,startup,collection",
+                    help="comma-separated sections: models, xdist, light, decode, big, startup, collection")
+    ap.add_argument("--big", action="store_true", help="add the 100,000-image section (big)")
     ap.add_argument("--models", default="small,mnv3", help="models for the 2,000-image runs")
     ap.add_argument("--big-models", default="small", help="models for the 20,000-image runs (mnv3: +10 min)")
     args = ap.parse_args()
-    only = set(args.only.split(","))
+    only = set(args.only.split(",")) | ({"big"} if args.big else set())
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -285,29 +237,36 @@ def main() -> None:
     small: dict[int, dict[str, float]] = {}
     if "models" in only or "xdist" in only:
         t = time.perf_counter()
-        root = workload.build_project(work, 2000)
+        root = workload.build_project(work, workload.Shape(2000))
         print(f"2,000 images ready in {time.perf_counter() - t:.0f}s", flush=True)
     if "models" in only:
         for model in args.models.split(","):
-            figures = bench_model(root, model, 2000, args)
+            figures = bench_model(root, model, workload.Shape(2000), args)
             if model == "small":
                 small[2000] = figures
     if "xdist" in only:
         bench_xdist(root, 2000, args)
     if "models" in only and not args.quick:
         t = time.perf_counter()
-        big = workload.build_project(work, 20000)
+        big = workload.build_project(work, workload.Shape(20000))
         print(f"\n20,000 images ready in {time.perf_counter() - t:.0f}s", flush=True)
         for model in args.big_models.split(","):
-            figures = bench_model(big, model, 20000, argparse.Namespace(**{**vars(args), "repeat": 1}))
+            figures = bench_model(big, model, workload.Shape(20000), argparse.Namespace(**{**vars(args), "repeat": 1}))
             if model == "small":
                 small[20000] = figures
         bench_memory(small)
+    if "light" in only:
+        fixed_costs.bench_light(work, args)
+    if "decode" in only:
+        fixed_costs.bench_decode(work, args)
+    if "big" in only:
+        fixed_costs.bench_big(work, args)
     if "startup" in only:
         bench_startup(work, 21)
     if "collection" in only:
         bench_collection(work, 5)
-    print(f"\n== summary ({load()}; {time.perf_counter() - started:.0f}s in all)")
+    print(f"\n== summary ({load()}; {time.perf_counter() - started:.0f}s in all; the benchmark's own peak RSS "
+          f"{own_rss_mb():.0f} MB, below every child's)")
     width = max(len(r[0]) for r in rows) if rows else 0
     for target, measured, limit, passed in rows:
         word = "PASS" if passed else "info" if passed is None else "FAIL"

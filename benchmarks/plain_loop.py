@@ -7,7 +7,7 @@ torchvision model, as a loop that needs no torchvision would.
 ``--workers 0`` decodes in the main thread between batches; ``--workers N`` uses a DataLoader
 with N worker processes, as torchvision's examples do. Usage:
 
-    python benchmarks/plain_loop.py PROJECT {small,mnv3} --batch-size 32 --threads 2 [--workers 0] [--out preds.json]
+    python benchmarks/plain_loop.py PROJECT MODEL --batch-size 32 --threads 2 [--workers 0] [--out preds.json]
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workload import MEAN, MODELS, STD  # noqa: E402
+from workload import MEAN, MODELS, STD, weights_file  # noqa: E402
 
 
 class Files(torch.utils.data.Dataset):
@@ -43,16 +43,20 @@ class Files(torch.utils.data.Dataset):
 def build_model(root: Path, kind: str) -> torch.nn.Module:
     from safetensors.torch import load_file
 
-    if kind == "small":
-        sys.path.insert(0, str(root))
+    sys.path.insert(0, str(root))
+    if kind in ("small", "small32"):
         import benchnet
 
         model = benchnet.build(10)
+    elif kind == "light":
+        import lightnet
+
+        model = lightnet.build(10)
     else:
         import torchvision
 
         model = torchvision.models.mobilenet_v3_small(num_classes=10)
-    model.load_state_dict(load_file(str(root / "models" / f"{kind}.safetensors")))
+    model.load_state_dict(load_file(str(root / weights_file(kind))))
     return model.eval()
 
 

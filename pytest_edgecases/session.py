@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 from .annotations import Review, load_annotations
 from .baseline import Baseline, baseline_checks, compare, load_baseline
 from .errors import EdgecasesError
-from .gcpolicy import paused_gc
+from .gcpolicy import freeze_long_lived, paused_gc
 from .inference import predfiles, xdist
 from .inference.infer import Inference, Inferred, Settings
 from .inference.runner import RaySettings, Runner, RunnerFactory
@@ -122,6 +122,7 @@ class EdgecasesSession:
         self._measure()
         if self.options.save_predictions is not None:
             self._save_predictions(self.options.save_predictions, inference.saved_rows())
+        freeze_long_lived()   # the examples, predictions, torch and the model live to the run's end
 
     def _measure(self) -> None:
         """The image properties of what will be judged: slice discovery's columns, and `where:` on properties.

@@ -12,7 +12,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
 from ..records import CategoryResult, ExampleResult
@@ -79,10 +79,18 @@ class ReviewData:
 
     def to_json(self) -> str:
         """The document for the page: JSON with no markup characters in it."""
-        text = json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        doc = {**_shallow(self), "suites": [_shallow(s) for s in self.suites],
+               "items": [_shallow(i) for i in self.items]}
+        text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         for char, escape in _ESCAPES.items():
             text = text.replace(char, escape)
         return text
+
+
+def _shallow(record: ReviewData | ReviewSuite | ReviewItem) -> dict[str, Any]:
+    """A record's fields as a dict, as dataclasses.asdict gives them but without its deep copy of every
+    value (the items' fields are plain JSON values already): asdict took 40 ms of a warm rerun."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 def review_data(results: Sequence[CategoryResult], context: ReportContext, generated: str) -> ReviewData | None:

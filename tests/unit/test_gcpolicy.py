@@ -28,3 +28,20 @@ def test_paused_gc_restores_the_collector_whatever_happens():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_freeze_long_lived_freezes_once_per_process():
+    """What is alive at the first call leaves the collector's sight; a later call (another pytester run in
+    the same process) freezes nothing more, so no run's leftovers are kept for good."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import gc\nfrom pytest_edgecases.gcpolicy import freeze_long_lived\n"
+            "assert gc.get_freeze_count() == 0\nfreeze_long_lived()\nfirst = gc.get_freeze_count()\n"
+            "later = [[i] for i in range(1000)]\nfreeze_long_lived()\n"
+            "print(first > 1000, gc.get_freeze_count() == first, gc.isenabled())\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": root})
+    assert out.stdout.split() == ["True", "True", "True"]
