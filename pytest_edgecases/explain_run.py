@@ -119,13 +119,15 @@ def _explain_suite(edge: EdgecasesSession, suite: Suite, asked: Request, wanted:
     store = edge.memo()
     runner = None
     try:
-        fingerprint = run.model
-        if fingerprint is None:   # judged from predictions files: only the model built here says what it is
+        # The model and a custom preprocess callable's source: a map is of the model's input as much as of the model.
+        model = f"{run.model}:{run.preprocess_source or ''}"
+        if run.model is None:   # judged from predictions files: only the model built here says what it is
             runner = _runner(edge, suite)
-            fingerprint = runner.identify().fingerprint[:16]
-        device_type = (run.device or edge.options.device).split(":")[0]
+            identity = runner.identify()
+            model = f"{identity.fingerprint[:16]}:{identity.custom_source[:16]}"
+        device_type = _map_device(run.device, edge.options.device)
         method = str(asked.method or AUTO)
-        key_of = {id(t): keys.saliency_key(fingerprint, jobs[id(t)].key, method, asked.layer or "", t.index,
+        key_of = {id(t): keys.saliency_key(model, jobs[id(t)].key, method, asked.layer or "", t.index,
                                            versions, device_type) for t in wanted}
         found = {k: store.get_blob(k) for k in key_of.values()} if store is not None else {}
         missing = [t for t in wanted if found.get(key_of[id(t)]) is None]
@@ -169,6 +171,17 @@ def _compute(edge: EdgecasesSession, suite: Suite, asked: Request, missing: list
         for key, grid in grids.items():
             out[key] = Saliency(str(chosen.method), "", grid)
     return out
+
+
+def _map_device(ran_on: str | None, requested: str) -> str:
+    """The device type maps are made on (a key input): the requested --edgecases-device, here, whatever ran
+    inference. Where it is `auto`, the device inference resolved it to in this process, if it ran here (not
+    on a Ray cluster, whose device is not this machine's); else `auto` itself."""
+    if requested != "auto":
+        return requested.split(":")[0]
+    if ran_on is None or ran_on.endswith("(Ray)"):
+        return "auto"
+    return ran_on.split(":")[0]
 
 
 def _runner(edge: EdgecasesSession, suite: Suite) -> Any:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 from typing import Iterator
 
 
@@ -41,6 +42,11 @@ def freeze_long_lived() -> None:
     global _frozen
     if not _frozen:
         _frozen = True
+        if "torch" in sys.modules:
+            # A model this run built (to infer, or only to fingerprint it: the Ray driver's copy) may be
+            # garbage that only the cyclic collector frees (a torch.export module is): frozen, it and its
+            # weights would stay to the process's end. A warm rerun that imports no torch skips this.
+            gc.collect()
         gc.freeze()
 
 

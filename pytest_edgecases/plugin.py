@@ -173,10 +173,14 @@ def _explain(config: pytest.Config) -> str | None:
     """--edgecases-explain (None: off), or a usage error: a method it does not know, Captum missing."""
     from .explain_spec import EXTRA, captum_missing, parse_option  # Captum looked for, not imported
 
+    value = _get(config, "explain")
     try:
-        explain = parse_option(_get(config, "explain"))
+        explain = parse_option(value)
     except ValueError as exc:
-        raise pytest.UsageError(f"--edgecases-explain {exc}") from None
+        # The option's value is optional, so `--edgecases-explain suites/` takes the path for a method.
+        taken = value is not None and Path(config.invocation_params.dir, str(value)).exists()
+        hint = f" ('{value}' is a path: write --edgecases-explain=METHOD, or put the option last)" if taken else ""
+        raise pytest.UsageError(f"--edgecases-explain {exc}{hint}") from None
     if explain is not None and captum_missing():
         raise pytest.UsageError(f"--edgecases-explain needs Captum, which is not installed: {EXTRA}")
     return explain

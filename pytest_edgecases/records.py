@@ -300,6 +300,7 @@ class RunInfo:
     precision: str | None = None
     versions: dict[str, str] | None = None
     preprocess: str | None = None
+    preprocess_source: str | None = None   # a custom preprocess callable's module source, digested (shortened)
     images: int | None = None
     inferred: int | None = None
     cached: int | None = None

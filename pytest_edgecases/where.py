@@ -127,11 +127,16 @@ def apply_where(ctx: Context, conditions: tuple[Condition, ...], examples: tuple
 
 def keep_by_properties(conditions: tuple[Condition, ...], examples: tuple[Example, ...],
                        properties: Callable[[Example], ImageProperties | None]) -> tuple[Example, ...]:
-    """The examples whose image properties meet every condition (an image without properties meets none)."""
+    """The examples whose image properties meet every condition, and those without properties.
+
+    An image has none when it cannot be read or transformed: its prediction is an error, and the category
+    must be judged with it (its `scoring_errors` check fails), as without a `where:`. Dropping it would let
+    a corrupt file turn a gating category green.
+    """
     kept = []
     for e in examples:
         props = properties(e)
-        if props is not None and all(c.holds(getattr(props, c.column)) for c in conditions):
+        if props is None or all(c.holds(getattr(props, c.column)) for c in conditions):
             kept.append(e)
     return tuple(kept)
 

@@ -24,7 +24,8 @@ from .runner import Job
 GRID = 8
 #: Decimals a grid cell keeps: reruns on another thread count agree to these.
 DECIMALS = 6
-#: Integrated gradients' steps from the baseline (a black image after normalisation: zeros).
+#: Integrated gradients' steps from the baseline: zeros of the normalised input (the normalisation's mean
+#: colour for a mean/std normalisation, not black), as occlusion's patches are.
 IG_STEPS = 32
 #: Occlusion: the window is a quarter of a grid cell's worth of side bigger than the stride (two per cell).
 OCCLUSION_STRIDES_PER_GRID_CELL = 2
@@ -114,14 +115,27 @@ def attributions(model: torch.nn.Module, pre: Preprocessor, device: torch.device
             yield chosen, {(job.key, t): grid for ((job, t), _), grid in zip(kept, grids, strict=True)}
 
 
+class _Scores(torch.nn.Module):
+    """The model, its output read as inference reads it (logits.py): Captum indexes a tensor by target,
+    and a Hugging Face model returns an output object, others a tuple or a dict."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return logits_of(self.model(x))
+
+
 def _attribute(model: torch.nn.Module, chosen: Explainer, batch: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """The method's map for each image and target, (N, H', W'), non-negative."""
     # Captum imports matplotlib for its visualisations: only once a map is made.
     from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion
 
     height, width = batch.shape[-2:]
-    if chosen.method is Method.GRADCAM:
-        layer = dict(model.named_modules())[chosen.layer]
+    layer = dict(model.named_modules())[chosen.layer] if chosen.method is Method.GRADCAM else None
+    model = _Scores(model)
+    if layer is not None:
         maps = LayerGradCam(model, layer).attribute(batch, target=targets, relu_attributions=True)
         maps = LayerAttribution.interpolate(maps.detach(), (height, width), "bilinear")
         return maps.sum(1).clamp(min=0)

@@ -376,21 +376,23 @@ class Inference:
                 exc.path, exc.line = suite.display, suite.model.line if suite.model else None
             raise
         self._ran(suite, started, model.fingerprint, model.device, versions, len(looked_up.found), len(missing),
-                  inputs.from_files if inputs else None, preprocess=model.preprocess)
+                  inputs.from_files if inputs else None, preprocess=model.preprocess,
+                  custom_source=model.custom_source)
         hint = None if missing else skip_build_hint(suite, self.settings.has_model_hook)
         if hint:
             self.write(f"edgecases: {suite.name}: model built only to identify it ({built_in:.1f}s): {hint}")
 
     def _ran(self, suite: Suite, started: float, fingerprint: str | None, device: str | None,
              versions: dict[str, str], found: int, inferred: int, from_files: int | None,
-             images: int | None = None, *, preprocess: str = "") -> None:
+             images: int | None = None, *, preprocess: str = "", custom_source: str = "") -> None:
         """Record what inference did (report, baseline) and say so in one line (``images``: the inputs, where
         some have no prediction; ``preprocess``: a saved model's own, where the suite declares none)."""
         elapsed = time.perf_counter() - started
         images = images if images is not None else found + inferred + (from_files or 0)
         self.out.run_info[suite.path] = RunInfo(
             model=fingerprint[:16] if fingerprint else None, device=device, precision=self.settings.precision,
-            versions=versions, preprocess=preprocess or suite.preprocess.describe(), images=images,
+            versions=versions, preprocess=preprocess or suite.preprocess.describe(),
+            preprocess_source=custom_source[:16] or None, images=images,
             inferred=inferred, cached=found, from_files=from_files, seconds=round(elapsed, 3),
             python=platform.python_version(), date=dt.datetime.now().isoformat(timespec="seconds"),
         )

@@ -145,10 +145,13 @@ class RayRunner:
                 message, path, line, hint = json.loads(row["fatal"])
                 raise EdgecasesError(message, path, line, hint=hint)
             job = jobs[row["key"]]
-            if row["read"] and job.sha256 and row["read"] != job.sha256:
+            # Bytes read there and none here (unreadable on the driver) are other bytes too: a prediction
+            # from them would be cached under the key of a file this machine cannot read.
+            if row["read"] and row["read"] != job.sha256:
                 shown = job.file.relative_to(self.suite.root) if job.file.is_relative_to(self.suite.root) else job.file
                 raise EdgecasesError(f"a Ray worker read other bytes than this machine for this image "
-                                     f"(sha256 {row['read'][:12]}…, here {job.sha256[:12]}…)", shown,
+                                     f"(sha256 {row['read'][:12]}…, here "
+                                     f"{job.sha256[:12] + '…' if job.sha256 else 'unreadable'})", shown,
                                      hint="the workers must see the driver's files at the same paths, unchanged: "
                                           "a shared file system (docs/scaling.md)")
             if row["error"] is not None:

@@ -169,6 +169,11 @@ def test_a_method_the_option_does_not_know(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--edgecases-explain must be gradcam, integrated_gradients, occlusion (or on, off), "
                                  "got 'gradient'; did you mean 'integrated_gradients'*"])
+    # The value is optional: a path after the bare option is taken for one, and the message says so.
+    swallowed = pytester.runpytest("--edgecases", "--edgecases-explain", "edgecases.yaml")
+    assert swallowed.ret == pytest.ExitCode.USAGE_ERROR
+    swallowed.stderr.fnmatch_lines(["*got 'edgecases.yaml' ('edgecases.yaml' is a path: write "
+                                    "--edgecases-explain=METHOD, or put the option last)*"])
 
 
 def test_without_captum_a_usage_error_names_the_extra(pytester: pytest.Pytester,
@@ -185,3 +190,47 @@ def test_without_captum_a_usage_error_names_the_extra(pytester: pytest.Pytester,
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*no saliency maps: edgecases.yaml:6: saliency maps need Captum, which is not "
                                  "installed*", "*hint: pip install 'pytest-edgecases?explain?'*"])
+
+
+#: ConvNet returning its logits wrapped, as libraries do (logits.py reads each): a tuple, a dict, an object.
+WRAPPED = '''
+from types import SimpleNamespace
+
+from convmodel import ConvNet
+
+
+class Wrapped(ConvNet):
+    def __init__(self, form):
+        super().__init__(1.0)
+        self.form = form
+
+    def forward(self, x):
+        logits = super().forward(x)
+        return {"tuple": (logits,), "dict": {"logits": logits}, "object": SimpleNamespace(logits=logits)}[self.form]
+
+
+def build(form):
+    return Wrapped(form)
+'''
+
+
+@pytest.mark.parametrize("method", ["gradcam", "occlusion"])
+def test_a_model_returning_its_logits_wrapped_gets_the_bare_models_maps(pytester: pytest.Pytester, method: str) -> None:
+    """Maps score the logits as inference reads them (a Hugging Face model returns an output object)."""
+    conv_project(pytester.path)
+    bare = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", f"--edgecases-explain={method}",
+                              "--edgecases-no-cache", "--edgecases-results=bare.json")
+    assert bare.ret == pytest.ExitCode.TESTS_FAILED
+    expected = maps(pytester.path / "bare.json")
+    assert len(expected) == 4
+    (pytester.path / "wrapped.py").write_text(WRAPPED)
+    suite = pytester.path / "edgecases.yaml"
+    text = suite.read_text()
+    for form in ("tuple", "dict", "object"):
+        suite.write_text(text.replace('{factory: "convmodel:build", args: {bias: 1.0}}',
+                                      f'{{factory: "wrapped:build", args: {{form: {form}}}}}'))
+        result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", f"--edgecases-explain={method}",
+                                    "--edgecases-no-cache", f"--edgecases-results={form}.json")
+        assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+        assert "no saliency maps" not in result.stdout.str()
+        assert maps(pytester.path / f"{form}.json") == expected, form

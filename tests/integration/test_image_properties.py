@@ -161,11 +161,15 @@ def test_a_property_slice_promotes_into_a_where_that_selects_its_images(street):
     assert again["categories"][0]["n_examples"] == found["n"]
 
 
-def test_an_unreadable_image_has_no_properties_and_no_where_keeps_it(street):
+def test_an_unreadable_image_has_no_properties_and_a_where_keeps_it_to_fail_its_category(street):
+    """A corrupt file is judged (a scoring error) whatever a property where: says: it cannot drop out of a gate."""
     (street.path / "street" / "red" / "zz.png").write_bytes(b"not a png")
     suite(street, "  - {name: dark, images: street/, where: {brightness: [null, 0.1]}}\n")
-    _, out = run(street)
-    assert out["categories"][0]["n_examples"] == 20
+    result, out = run(street)
+    [category] = out["categories"]
+    assert category["n_examples"] == 21
+    assert [e["path"] for e in category["examples"] if e.get("error")] == ["street/red/zz.png"]
+    assert category["passed"] is False
 
 
 def test_properties_in_where_are_documented_errors_at_collection(street):

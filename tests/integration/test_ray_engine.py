@@ -12,13 +12,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from support.project import colour_categories, inferred_line, suite_yaml
 
 ray = pytest.importorskip("ray")
 # Imported here, not first in a pytester run: those runs evict what they import (tests/conftest.py says why).
+from pytest_edgecases.errors import EdgecasesError  # noqa: E402
 from pytest_edgecases.inference import ray_engine  # noqa: E402
+from pytest_edgecases.inference.runner import Job  # noqa: E402
 
 RAY = ("--edgecases", "--edgecases-engine=ray", "--edgecases-ray-actors=2")
 
@@ -240,3 +243,20 @@ def test_suites_ray_cannot_run_fail_saying_why(tiny_project, pytester, args, con
     result = pytester.runpytest(*RAY, *args)
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines([message])
+
+
+@pytest.mark.parametrize("here", ["", "0" * 64], ids=["unreadable-here", "other-bytes-here"])
+def test_a_workers_bytes_must_be_the_drivers_even_where_the_driver_read_none(tmp_path, here):
+    """A file this machine could not read (its key is unreadable:PATH) that a worker could: the worker's
+    prediction would be cached under that key, so it is refused like any other mismatch."""
+    image = tmp_path / "a.png"
+    job = Job("k", image, sha256=here)
+    block = ray_engine._table([{"key": "k", "read": "f" * 64, "error": None, "labels": [0], "probs": [1.0]}])
+    runner = SimpleNamespace(suite=SimpleNamespace(root=tmp_path))
+    with pytest.raises(EdgecasesError, match="a Ray worker read other bytes than this machine") as caught:
+        ray_engine.RayRunner._received(runner, block, {"k": job})
+    assert ("unreadable" in str(caught.value)) == (here == "")
+    assert str(caught.value.path) == "a.png"
+    # The driver's own bytes come back as predictions.
+    same = ray_engine._table([{"key": "k", "read": "0" * 64, "error": None, "labels": [0], "probs": [1.0]}])
+    assert ray_engine.RayRunner._received(runner, same, {"k": Job("k", image, sha256="0" * 64)})["k"].top == ((0, 1.0),)

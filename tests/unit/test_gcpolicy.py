@@ -45,3 +45,19 @@ def test_freeze_long_lived_freezes_once_per_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": root})
     assert out.stdout.split() == ["True", "True", "True"]
+
+
+def test_a_model_left_in_a_cycle_is_freed_not_frozen():
+    """A model that only the cyclic collector frees (garbage by then: built to fingerprint it, say) is
+    collected before the freeze, so its weights do not stay for the rest of the process."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import gc, weakref, torch\nfrom pytest_edgecases.gcpolicy import freeze_long_lived\n"
+            "m = torch.nn.Linear(4, 4)\nm.me = [m]\nalive = weakref.ref(m)\ndel m\ngc.disable()\n"
+            "freeze_long_lived()\nprint(alive() is None)\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": root})
+    assert out.stdout.split() == ["True"]
