@@ -260,3 +260,43 @@ def test_a_workers_bytes_must_be_the_drivers_even_where_the_driver_read_none(tmp
     # The driver's own bytes come back as predictions.
     same = ray_engine._table([{"key": "k", "read": "0" * 64, "error": None, "labels": [0], "probs": [1.0]}])
     assert ray_engine.RayRunner._received(runner, same, {"k": Job("k", image, sha256="0" * 64)})["k"].top == ((0, 1.0),)
+
+
+#: A small CNN saved as torch.export and ONNX save it (in a child process: pytester's in-process runs evict
+#: torch's submodules, and the ONNX exporter then trips over its own registries).
+SAVE_MODELS = """
+import sys
+import torch
+
+torch.manual_seed(0)
+net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                          torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
+example = (torch.randn(2, 3, 8, 8),)
+batch = torch.export.Dim("batch")
+if sys.argv[1] == "exported":
+    torch.export.save(torch.export.export(net, example, dynamic_shapes=({0: batch},)), "net.pt2")
+else:
+    torch.onnx.export(net, example, "net.onnx", input_names=["images"], dynamic_shapes=({0: batch},), dynamo=True)
+"""
+
+
+@pytest.mark.parametrize("source", ["exported", "onnx"])
+def test_saved_model_sources_run_on_the_actors_as_locally(tiny_project, pytester, source):
+    """A torch.export program and an ONNX file (the sources without Python code of the user's) load on the
+    actors from the shared file system and answer as the local engine does, synthetic level included."""
+    if source == "onnx":
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("onnxscript")
+    subprocess.run([sys.executable, "-c", SAVE_MODELS, source], cwd=pytester.path, check=True, capture_output=True)
+    model = "{exported: net.pt2}" if source == "exported" else "{onnx: net.onnx}"
+    tiny_project(suite_yaml(model=model, defaults="{min_accuracy: 0.0}", categories=colour_categories()) + NOISY)
+    on_ray = pytester.runpytest(*RAY, "--edgecases-no-cache", "--edgecases-results=ray.json")
+    assert on_ray.ret == 0, on_ray.stdout.str()
+    on_ray.stdout.fnmatch_lines(["*48 inferred, 0 from cache, on cpu (Ray) in *"])
+    local = pytester.runpytest("--edgecases", "--edgecases-no-cache", "--edgecases-results=local.json")
+    assert local.ret == 0, local.stdout.str()
+    ray_rows, local_rows = examples(pytester.path / "ray.json"), examples(pytester.path / "local.json")
+    assert ray_rows.keys() == local_rows.keys() and len(ray_rows) == 48
+    for key, row in ray_rows.items():
+        assert row["predicted"] == local_rows[key]["predicted"], key
+        assert all(abs(p - q) < 1e-6 for (_, p), (_, q) in zip(row["top"], local_rows[key]["top"], strict=True))
