@@ -290,10 +290,12 @@ def test_saved_model_sources_run_on_the_actors_as_locally(tiny_project, pytester
     subprocess.run([sys.executable, "-c", SAVE_MODELS, source], cwd=pytester.path, check=True, capture_output=True)
     model = "{exported: net.pt2}" if source == "exported" else "{onnx: net.onnx}"
     tiny_project(suite_yaml(model=model, defaults="{min_accuracy: 0.0}", categories=colour_categories()) + NOISY)
-    on_ray = pytester.runpytest(*RAY, "--edgecases-no-cache", "--edgecases-results=ray.json")
+    # In child processes: loading a saved program imports parts of torch that an in-process run would
+    # evict, and torch cannot import them twice (a later ONNX export in this process would fail).
+    on_ray = pytester.runpytest_subprocess(*RAY, "--edgecases-no-cache", "--edgecases-results=ray.json")
     assert on_ray.ret == 0, on_ray.stdout.str()
     on_ray.stdout.fnmatch_lines(["*48 inferred, 0 from cache, on cpu (Ray) in *"])
-    local = pytester.runpytest("--edgecases", "--edgecases-no-cache", "--edgecases-results=local.json")
+    local = pytester.runpytest_subprocess("--edgecases", "--edgecases-no-cache", "--edgecases-results=local.json")
     assert local.ret == 0, local.stdout.str()
     ray_rows, local_rows = examples(pytester.path / "ray.json"), examples(pytester.path / "local.json")
     assert ray_rows.keys() == local_rows.keys() and len(ray_rows) == 48
