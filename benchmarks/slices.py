@@ -111,6 +111,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "pytest-edgecases-bench")
     parser.add_argument("--sizes", default="20000", help="image counts of the synthetic suite, comma-separated")
+    parser.add_argument("--side", type=int, default=32,
+                        help="the images' side in pixels (a warm rerun decodes none; 32 keeps the cold run short)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-example", action="store_true", help="skip the example suite")
     parser.add_argument("--reuse-cache", action="store_true", help="no cold run where a cache is left from one")
@@ -122,10 +124,11 @@ def main() -> None:
         bench("example suite", REPO, ["example_suite/edgecases.yaml"], args.work / "example-cache", args.repeat,
               args.reuse_cache, not args.no_refill)
     for n in (int(s) for s in args.sizes.split(",") if s):
-        root = workload.build_project(args.work, n)
+        root = workload.build_project(args.work, workload.Shape(n, args.side))
         for old in root.glob("*.edgecases.yaml"):
             old.unlink()
-        (root / "small.edgecases.yaml").write_text(workload.suite_text("small", defined_by=True))
+        model = "small32" if args.side <= 32 else "small"
+        (root / f"{model}.edgecases.yaml").write_text(workload.suite_text(model, defined_by=True))
         bench(f"small CNN x {n}", root, [], root / "slices-cache", args.repeat, args.reuse_cache,
               not args.no_refill)
 
