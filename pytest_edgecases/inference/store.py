@@ -90,8 +90,9 @@ def _bundle_from_text(text: str, count: int) -> list[ImageProperties]:
     ints_w, ints_h = list(map(int, widths)), list(map(int, heights))
     if ints_w != widths or ints_h != heights:
         raise ValueError("malformed image properties")
-    return list(map(ImageProperties, values[0::width], values[1::width], values[2::width], ints_w, ints_h,
-                    values[5::width]))
+    # _make is tuple.__new__: in C, where calling the class runs a Python __new__ per image.
+    return list(map(ImageProperties._make, zip(values[0::width], values[1::width], values[2::width], ints_w, ints_h,
+                                               values[5::width], strict=True)))
 
 
 def checksum(key: str, value: str) -> str:
