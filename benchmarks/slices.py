@@ -97,6 +97,7 @@ def bench(name: str, cwd: Path, target: list[str], cache: Path, repeat: int, reu
     db = sqlite3.connect(str(cache / "predictions.sqlite"))
     with db:
         db.execute("DELETE FROM properties")   # as after an upgrade: predictions cached, properties not yet
+        db.execute("DELETE FROM blobs WHERE key LIKE 'properties-bundle:%'")   # nor their categories' bundles
     db.close()
     seconds, output = run([*base, "--edgecases-slices-properties=on"], cwd)
     print(f"  [info] first warm rerun after a cache without properties: {seconds:.2f}s, of which measuring "

@@ -30,6 +30,7 @@ are never written to the prediction cache, whose keys say which model made a val
 Image properties (``properties_key``), measured on the image as the model saw it before preprocessing
 (properties.py): ``PROPERTIES_TAG``, the image's SHA-256, the transform's key and its seed. Neither the
 model nor the preprocessing is part of it, so a new model, or new preprocessing, measures nothing again.
+A category's together (``properties_bundle_key``): the digest of its images' properties keys, in order.
 
 Model recipe (``recipe_key``), the key of the memo that lets a rerun know a model's fingerprint
 without building it: ``RECIPE_TAG``, the model's kind, target and args, each defining file's path in

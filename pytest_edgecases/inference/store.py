@@ -13,7 +13,8 @@ is fully determined by files (a torchvision architecture with a weights file, a 
 archive), keyed by a digest of those files and the versions; this lets a rerun with nothing
 changed skip importing torch. ``properties`` keeps each image's cheap properties (properties.py)
 under a key without the model (keys.properties_key), so a new model measures nothing again.
-``blobs`` keeps report thumbnails keyed by the digest of the bytes they were made from. ``runs``
+``blobs`` keeps report thumbnails keyed by the digest of the bytes they were made from, and each
+category's image properties in one value (keys.properties_bundle_key). ``runs``
 tells the other workers of a pytest-xdist run the model key the first one computed, so that they
 need not build the model to read its predictions.
 
