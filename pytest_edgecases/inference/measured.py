@@ -69,7 +69,8 @@ def gather(selected: Sequence[tuple[Suite, Category]], inferred: Inferred, store
         bundle = keys.properties_bundle_key(cat_keys)
         found_bundle = store.get_properties_bundle(bundle, len(cat_keys))
         if found_bundle is not None:
-            places = [(suite.path, cat.test_name, ex.path) for ex in examples]
+            suite_path, name = suite.path, cat.test_name   # once, not per example (test_name is computed)
+            places = [(suite_path, name, ex.path) for ex in examples]
             inferred.properties.update(zip(places, found_bundle, strict=True))
             bundled.update(cat_keys)
             continue
