@@ -9,6 +9,7 @@ Advisory only: slices are reported, never gated on.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 import numbers
@@ -120,13 +121,13 @@ def _candidates(source: SliceInput, settings: SliceSettings) -> list[_Candidate]
     bit count run in C: a 20,000-image suite has hundreds of pairs, each an intersection of thousands."""
     n = len(source.errors)
     least = max(settings.min_support, math.ceil(settings.min_fraction * n))
-    wrong = _bitset(i for i, e in enumerate(source.errors) if e)
+    wrong = int(bytes(map(bool, source.errors)).translate(_DIGITS[1])[::-1] or b"0", 2)
     total = wrong.bit_count()
     singles: list[_Candidate] = []
     for name in source.columns:
-        for condition, members in _conditions(name, source.columns[name], settings.bins):
-            if least <= len(members) < n:
-                singles.append(_candidate(source, (condition,), _bitset(members), wrong, total))
+        for condition, members, count in _conditions(name, source.columns[name], settings.bins):
+            if least <= count < n:
+                singles.append(_Candidate(source, (condition,), members, count, (members & wrong).bit_count(), total))
     found = list(singles)
     if settings.pairs:
         for a, b in itertools.combinations(singles, 2):
@@ -162,7 +163,53 @@ def _indices(bitset: int) -> list[int]:
     return [i for i, bit in enumerate(reversed(bin(bitset)[2:])) if bit == "1"]
 
 
-def _conditions(name: str, values: Sequence[Any], bins: int) -> list[tuple[Condition, list[int]]]:
+def _conditions(name: str, values: Sequence[Any], bins: int) -> list[tuple[Condition, int, int]]:
+    """The single conditions on one column, each with its members (a bitset) and their count."""
+    numeric = _numeric_conditions(name, values, bins)
+    if numeric is not None:
+        return numeric
+    return [(condition, _bitset(members), len(members)) for condition, members in _text_conditions(name, values, bins)]
+
+
+def _numeric_conditions(name: str, values: Sequence[Any], bins: int) -> list[tuple[Condition, int, int]] | None:
+    """``_text_conditions`` of a column of finite numbers with none missing (image properties, confidence),
+    in loops that run in C; None for any other column, which takes the general path.
+
+    Such columns hold tens of thousands of values on a large suite: element by element in Python
+    their bins cost more than the rest of the search together (and numpy would cost its import, on a
+    warm rerun that has not imported it). The same conditions with the same members: each example
+    gets one byte, the number of its bin (``bisect_right`` on the edges: v in [low, high)) or of its
+    value (four or fewer: each as first seen, ordered as the general path orders them), and a
+    condition's bitset is that byte string translated to binary digits.
+    """
+    if not values or bins > 255 or not set(map(type, values)) <= _NUMERIC or not all(map(math.isfinite, values)):
+        return None   # labels are bytes; text, booleans, a missing value, NaN or infinity: the general path
+    ordered = sorted(values)
+    if next(itertools.islice(itertools.groupby(ordered), bins, None), None) is not None:   # over `bins` values
+        m = len(ordered)
+        edges = sorted({_round(ordered[(m * k) // bins]) for k in range(1, bins)})
+        labels = bytes(map(functools.partial(bisect.bisect_right, edges), values))
+        conditions: list[Condition] = [(name, [low, high]) for low, high in itertools.pairwise([None, *edges, None])]
+    else:
+        by_text = sorted(dict.fromkeys(values), key=str)   # each value as first seen (1 and 1.0 are one)
+        label_of = {value: i for i, value in enumerate(by_text)}
+        labels = bytes(map(label_of.__getitem__, values))
+        conditions = [(name, value) for value in by_text]
+    found = []
+    for label, condition in enumerate(conditions):
+        count = labels.count(label)
+        if count:
+            found.append((condition, int(labels.translate(_DIGITS[label])[::-1], 2), count))
+    return found
+
+
+#: The value types a column may hold to take the numeric path (bool is not among them: it is a category).
+_NUMERIC = {float, int}
+#: For each label byte, the table that turns a label string into binary digits: "1" where it is that label.
+_DIGITS = [bytes(49 if i == label else 48 for i in range(256)) for label in range(256)]
+
+
+def _text_conditions(name: str, values: Sequence[Any], bins: int) -> list[tuple[Condition, list[int]]]:
     """The single conditions on one column: each value, or quantile bins when it is numeric."""
     present = [i for i, v in enumerate(values) if v is not None and v != ""]
     kept = [values[i] for i in present]

@@ -7,7 +7,9 @@ confidence), and how a slice reads in the terminal, the results file and as a `w
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from .errors import printable
@@ -23,29 +25,74 @@ TERMINAL_LINES = 5
 
 def discover(results: Sequence[CategoryResult], settings: SliceSettings) -> list[Slice]:
     """Every slice of the run at the settings' false-discovery rate (one family for the whole run)."""
-    inputs = [_input(r.suite, r.category, [(r, e) for e in r.examples], settings.properties) for r in results]
-    by_suite: dict[str, list[tuple[CategoryResult, ExampleResult]]] = {}
-    for r in results:
-        by_suite.setdefault(r.suite, []).extend((r, e) for e in r.examples)
+    parts = [_Part.of(r, settings.properties) for r in results]
+    inputs = [part.input(r.suite, r.category) for part, r in zip(parts, results, strict=True)]
+    by_suite: dict[str, list[_Part]] = {}
+    for part, r in zip(parts, results, strict=True):
+        by_suite.setdefault(r.suite, []).append(part)
     # A suite as a whole: only when it has several categories (else it is that category again).
-    inputs += [_input(suite, None, pairs, settings.properties) for suite, pairs in by_suite.items()
-               if len({r.category for r, _ in pairs}) > 1]
+    inputs += [_Part.joined(suite_parts).input(suite, None) for suite, suite_parts in by_suite.items()
+               if len({p.category for p in suite_parts if p.examples}) > 1]
     return find_slices([i for i in inputs if i.errors], settings)
 
 
-def _input(suite: str, category: str | None, pairs: list[tuple[CategoryResult, ExampleResult]],
-           properties: bool) -> SliceInput:
-    """The scored examples (not ambiguous, not unreadable) with their columns (image properties if asked:
-    a category with a `where:` on one has them measured either way)."""
-    scored = [(r, e) for r, e in pairs if e.correct is not None and e.status != "ambiguous"]
-    names = sorted({k for _, e in scored for k in e.metadata})
-    columns: dict[str, list[Any]] = {name: [e.metadata.get(name) for _, e in scored] for name in names}
-    for name in PROPERTIES if properties else ():   # a manifest column of that name is the user's, and wins
-        if name not in columns and any(name in e.properties for _, e in scored):
-            columns[name] = [e.properties.get(name) for _, e in scored]
-    columns[CONFIDENCE] = [e.confidence for _, e in scored]
-    shown = [e.path if category is not None else f"{r.category}: {e.path}" for r, e in scored]
-    return SliceInput(suite, category, [e.correct is False for _, e in scored], columns, shown)
+@dataclass
+class _Part:
+    """A category's scored examples (not ambiguous, not unreadable) as columns: its own search, and its
+    share of its suite's (the suite's columns are its categories' joined: each example is read once)."""
+
+    category: str
+    examples: int        # all of them, scored or not
+    errors: list[bool]
+    metadata: dict[str, list[Any]]
+    properties: dict[str, list[Any]]   # image properties, if searched (a `where:` on one measures them anyway)
+    confidence: list[float]
+    paths: list[str]
+
+    @classmethod
+    def of(cls, result: CategoryResult, properties: bool) -> _Part:
+        scored = [e for e in result.examples if e.correct is not None and e.status != "ambiguous"]
+        names = sorted({k for e in scored for k in e.metadata})
+        return cls(result.category, len(result.examples), [e.correct is False for e in scored],
+                   {name: [e.metadata.get(name) for e in scored] for name in names},
+                   _property_columns(scored) if properties else {},
+                   [e.confidence for e in scored], [e.path for e in scored])
+
+    @classmethod
+    def joined(cls, parts: list[_Part]) -> _Part:
+        """The parts one after another, a column a part lacks filled with None; paths name their category."""
+        def column(names: set[str], of: Callable[[_Part], dict[str, list[Any]]]) -> dict[str, list[Any]]:
+            return {name: [v for p in parts for v in of(p).get(name, [None] * len(p.errors))] for name in sorted(names)}
+        metadata = column({name for p in parts for name in p.metadata}, lambda p: p.metadata)
+        properties = column({name for p in parts for name in p.properties}, lambda p: p.properties)
+        return cls("", sum(p.examples for p in parts), [e for p in parts for e in p.errors], metadata,
+                   {name: properties[name] for name in PROPERTIES if name in properties},
+                   [c for p in parts for c in p.confidence],
+                   [f"{p.category}: {path}" for p in parts for path in p.paths])
+
+    def input(self, suite: str, category: str | None) -> SliceInput:
+        """The search's input: metadata columns, then image properties (a manifest column of a property's
+        name is the user's, and wins), then confidence."""
+        columns = dict(self.metadata)
+        columns.update((name, values) for name, values in self.properties.items() if name not in columns)
+        columns[CONFIDENCE] = self.confidence
+        return SliceInput(suite, category, self.errors, columns, self.paths)
+
+
+def _property_columns(scored: list[ExampleResult]) -> dict[str, list[Any]]:
+    """The image properties as columns, in PROPERTIES order; those no example has are left out.
+
+    Transposed in C when every example has all of them (the usual case: tens of thousands of
+    examples on a large suite, read on every rerun); else property by property, None where missing.
+    """
+    if not scored:
+        return {}
+    try:
+        rows = list(map(itemgetter(*PROPERTIES), [e.properties for e in scored]))
+    except KeyError:
+        return {name: [e.properties.get(name) for e in scored] for name in PROPERTIES
+                if any(name in e.properties for e in scored)}
+    return {name: list(values) for name, values in zip(PROPERTIES, zip(*rows, strict=True), strict=True)}
 
 
 def describe(where: dict[str, Any]) -> str:

@@ -13,7 +13,8 @@ is fully determined by files (a torchvision architecture with a weights file, a 
 archive), keyed by a digest of those files and the versions; this lets a rerun with nothing
 changed skip importing torch. ``properties`` keeps each image's cheap properties (properties.py)
 under a key without the model (keys.properties_key), so a new model measures nothing again.
-``blobs`` keeps report thumbnails keyed by the digest of the bytes they were made from. ``runs``
+``blobs`` keeps report thumbnails keyed by the digest of the bytes they were made from, and each
+category's image properties in one value (keys.properties_bundle_key). ``runs``
 tells the other workers of a pytest-xdist run the model key the first one computed, so that they
 need not build the model to read its predictions.
 
@@ -77,6 +78,22 @@ def _properties_from_text(text: str) -> ImageProperties:
     if not all(math.isfinite(v) for v in (b, c, s, a)) or w != int(w) or h != int(h):
         raise ValueError("malformed image properties")
     return ImageProperties(brightness=b, contrast=c, sharpness=s, width=int(w), height=int(h), aspect=a)
+
+
+def _bundle_from_text(text: str, count: int) -> list[ImageProperties]:
+    """``count`` images' properties from their _properties_text joined by commas; raises ValueError on
+    anything malformed. In C loops (map, slices): a large category has tens of thousands."""
+    values = list(map(float, text.split(",")))
+    width = len(PROPERTIES)
+    if len(values) != width * count or not all(map(math.isfinite, values)):
+        raise ValueError("malformed image properties")
+    widths, heights = values[3::width], values[4::width]
+    ints_w, ints_h = list(map(int, widths)), list(map(int, heights))
+    if ints_w != widths or ints_h != heights:
+        raise ValueError("malformed image properties")
+    # _make is tuple.__new__: in C, where calling the class runs a Python __new__ per image.
+    return list(map(ImageProperties._make, zip(values[0::width], values[1::width], values[2::width], ints_w, ints_h,
+                                               values[5::width], strict=True)))
 
 
 def checksum(key: str, value: str) -> str:
@@ -166,6 +183,21 @@ class PredictionCache:
         rows = [(k, v, checksum(k, v)) for k, v in ((k, _properties_text(p)) for k, p in items.items())]
         if self._db is not None and rows:
             self._write("INSERT OR REPLACE INTO properties VALUES (?, ?, ?, ?)", [(*row, self.day) for row in rows])
+
+    def get_properties_bundle(self, key: str, count: int) -> list[ImageProperties] | None:
+        """The ``count`` images' properties stored under a bundle key (keys.properties_bundle_key), or None."""
+        text = self.get_blob(key) if count else None
+        if text is None:
+            return None
+        try:
+            return _bundle_from_text(text, count)
+        except (ValueError, TypeError):
+            return None   # malformed: measured or read image by image, and stored again
+
+    def put_properties_bundle(self, key: str, items: list[ImageProperties]) -> None:
+        """Store a category's properties under its bundle key (written with the other blobs, on close)."""
+        if items:
+            self.put_blob(key, ",".join(map(_properties_text, items)))
 
     def _get_checked(self, table: str, keys: Iterable[str], parse: Callable[[Any], T],
                      parse_json: bool = True) -> dict[str, T]:

@@ -93,3 +93,31 @@ def test_a_malformed_stored_row_is_measured_again_not_trusted(tmp_path, value):
     store._db.execute("INSERT INTO properties VALUES (?, ?, ?, ?)", ("k", value, checksum("k", value), store.day))
     assert store.get_properties(["k"]) == {}
     store.close()
+
+
+def test_a_categorys_properties_round_trip_as_one_bundle_and_a_damaged_or_short_one_is_not_used(tmp_path):
+    """A warm rerun reads a category's properties in one row: whole, in order, or not at all."""
+    path = tmp_path / "cache.sqlite"
+    props = [measure(checkerboard(10, 10)), measure(checkerboard(30, 10, 40, 90)), measure(Image.new("RGB", (4, 7)))]
+    store = PredictionCache(path)
+    store.put_properties_bundle("bundle", props)
+    store.close()
+    store = PredictionCache(path)
+    found = store.get_properties_bundle("bundle", 3)
+    assert found == props and all(type(p) is ImageProperties and type(p.width) is int for p in found)
+    assert store.get_properties_bundle("bundle", 2) is None   # not the count its key was made for
+    assert store.get_properties_bundle("other", 3) is None
+    assert store._db is not None
+    store._db.execute("UPDATE blobs SET value = replace(value, '0.5', '0.25') WHERE key = 'bundle'")
+    assert store.get_properties_bundle("bundle", 3) is None   # the checksum fails
+    store.close()
+
+
+@pytest.mark.parametrize("value", ["", "0.5,0.1,2,8,8", "0.5,0.1,2,8,8,1,0.5,nan,2,8,8,1", "0.5,0.1,2,8.5,8,1",
+                                   "a,0.1,2,8,8,1", "0.5,0.1,inf,8,8,1"])
+def test_a_malformed_bundle_is_not_trusted(tmp_path, value):
+    store = PredictionCache(tmp_path / "cache.sqlite")
+    assert store._db is not None
+    store._db.execute("INSERT INTO blobs VALUES (?, ?, ?, ?)", ("b", value, checksum("b", value), store.day))
+    assert store.get_properties_bundle("b", value.count(",") // 6 + 1 if value else 1) is None
+    store.close()

@@ -155,3 +155,25 @@ def test_numbers_of_any_kind_bin_alike():
              for kind in (int, float, str)}
     assert found["int"] and found["int"] == found["str"]
     assert [n for _, n in found["float"]] == [n for _, n in found["int"]]
+
+
+def test_columns_of_numbers_and_the_same_numbers_as_text_give_the_same_slices_pairs_included():
+    """Image properties and confidence (numbers) are binned in a faster path than a manifest's text;
+    both must test, and report, the same slices: binned columns, a column of few values, ties, pairs."""
+    rng = random.Random(11)
+    n = 600
+    numbers = {"brightness": [round(rng.random(), 2) for _ in range(n)],            # ties
+               "width": [rng.choice([320, 640, 640, 1280]) for _ in range(n)],      # value by value
+               "aspect": [rng.choice([0.75, 1.0, 1.3333, 1.5, 1.7778]) for _ in range(n)],
+               "confidence": [rng.random() for _ in range(n)]}
+    errors = [(b < 0.3 and w == 640 and rng.random() < 0.7) or rng.random() < 0.08
+              for b, w in zip(numbers["brightness"], numbers["width"], strict=True)]
+    as_text = {name: [repr(v) for v in values] for name, values in numbers.items()}
+
+    def figures(columns):
+        return [({k: float(v) if isinstance(v, str) else v for k, v in s.where.items()}, s.n, s.errors, s.q)
+                for s in find_slices([SliceInput("s", "c", errors, columns)])]
+
+    found = figures(numbers)
+    assert len(found) >= 2 and any(len(where) == 2 for where, *_ in found)
+    assert found == figures(as_text)
