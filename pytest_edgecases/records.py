@@ -51,7 +51,8 @@ class ImageProperties:
         return {name: getattr(self, name) for name in PROPERTIES}
 
 
-@dataclass(frozen=True)
+# slots: one of these per image stays alive for the whole run (no per-instance __dict__).
+@dataclass(frozen=True, slots=True)
 class Prediction:
     """The model's answer for one (image, transform): top-k (label index, probability), best first.
 
@@ -128,7 +129,8 @@ class Saliency:
         return cls(method=str(data.get("method", "")), target=str(data.get("target", "")), grid=grid)
 
 
-@dataclass
+# slots: every judged example lives until the outputs are written; a __dict__ each was a third of it.
+@dataclass(slots=True)
 class ExampleResult:
     """One example judged: what was expected, what the model said, and what the review expected."""
 
