@@ -21,7 +21,7 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".
 
 
 # slots: one per image, alive for the whole run (no per-instance __dict__).
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Example:
     """One image with its expected label, as declared by the suite (before any review)."""
 

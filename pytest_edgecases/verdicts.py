@@ -18,7 +18,7 @@ from .vocabulary import SEVERITIES, Severity, Status
 
 
 # slots: one per image until its category is judged (no per-instance __dict__).
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Scored:
     """What inference produced for one example of a category."""
 
