@@ -20,7 +20,8 @@ from .vocabulary import SEVERITIES
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
 
-@dataclass(frozen=True)
+# slots: one per image, alive for the whole run (no per-instance __dict__).
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Example:
     """One image with its expected label, as declared by the suite (before any review)."""
 

@@ -54,7 +54,8 @@ class ImageProperties(NamedTuple):
         return dict(zip(PROPERTIES, self, strict=True))
 
 
-@dataclass(frozen=True)
+# slots: one of these per image stays alive for the whole run (no per-instance __dict__).
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Prediction:
     """The model's answer for one (image, transform): top-k (label index, probability), best first.
 
@@ -131,7 +132,9 @@ class Saliency:
         return cls(method=str(data.get("method", "")), target=str(data.get("target", "")), grid=grid)
 
 
-@dataclass
+# slots: every judged example lives until the outputs are written (no per-instance __dict__); still
+# weak-referenceable, as a __dict__ class is (plugins and tests watch results that way).
+@dataclass(slots=True, weakref_slot=True)
 class ExampleResult:
     """One example judged: what was expected, what the model said, and what the review expected."""
 

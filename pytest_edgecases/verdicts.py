@@ -17,7 +17,8 @@ from .suite import Category, Example, Suite
 from .vocabulary import SEVERITIES, Severity, Status
 
 
-@dataclass(frozen=True)
+# slots: one per image until its category is judged (no per-instance __dict__).
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Scored:
     """What inference produced for one example of a category."""
 

@@ -83,11 +83,8 @@ THUMBNAIL_VERSION = "1"
 
 def digest(*parts: str) -> str:
     """SHA-256 of the parts, each ended by a NUL (so no two lists of parts run together alike)."""
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.encode("utf-8", "surrogatepass"))
-        h.update(b"\0")
-    return h.hexdigest()
+    # One join, one encode, one update: the same bytes as part by part (a warm rerun keys every image).
+    return hashlib.sha256("\0".join((*parts, "")).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def library_versions() -> dict[str, str]:

@@ -32,15 +32,24 @@ MAX_SIDE = 256
 def measure(image: "Image.Image") -> ImageProperties:
     """The properties of an RGB image (brightness and contrast on 0..1, sharpness on 0..1 luminance)."""
     import numpy as np
-    from PIL import ImageStat
 
     width, height = image.size
     gray = image.convert("L")
     factor = math.ceil(max(width, height) / MAX_SIDE)
     if factor > 1:
         gray = gray.reduce(factor)
-    stat = ImageStat.Stat(gray)   # from the histogram, in C: cheaper than numpy over every pixel
-    brightness, contrast = stat.mean[0] / 255, stat.stddev[0] / 255
+    # Mean and standard deviation from the histogram (made in C), with exactly ImageStat.Stat's
+    # arithmetic (integer sums, then its float formula: the same values to the bit), but the sums
+    # as two integer dot products instead of ImageStat's Python loops over 256 bins, which cost
+    # half of measuring a small image.
+    hist = np.asarray(gray.histogram(), dtype=np.int64)
+    count = int(hist.sum())
+    brightness = contrast = 0.0
+    if count:
+        levels = np.arange(256, dtype=np.int64)
+        total, total2 = int(hist @ levels), int(hist @ (levels * levels))
+        brightness = total / count / 255
+        contrast = math.sqrt((total2 - total ** 2 / count) / count) / 255
     sharpness = 0.0
     if gray.width >= 3 and gray.height >= 3:
         # The 4-neighbour Laplacian on the interior: edges and fine texture give it large values,

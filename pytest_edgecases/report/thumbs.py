@@ -6,6 +6,7 @@ serials), ICC profiles and text chunks in a contributor's file never reach the r
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from pathlib import Path
 from typing import Callable, Protocol
@@ -55,9 +56,15 @@ def data_uri(image: Image.Image, max_side: int = 96) -> str:
     return f"data:{best_mime};base64,{base64.b64encode(best).decode('ascii')}"
 
 
+@functools.lru_cache(maxsize=8)
+def _resolved(rootdir: Path) -> Path:
+    """The root resolved once, not once per thumbnail (it is a few system calls each time)."""
+    return rootdir.resolve()
+
+
 def example_file(rootdir: Path, result: CategoryResult, example: ExampleResult) -> Path | None:
     """The example's image file (rootdir / suite folder / path), or None if it would leave rootdir."""
-    root = Path(rootdir).resolve()
+    root = _resolved(Path(rootdir))
     candidate = (root / Path(result.suite_file).parent / example.path).resolve()
     # Results can be read back from a JSON file anyone edited: never follow a path out of the project.
     return candidate if candidate.is_relative_to(root) else None
