@@ -28,8 +28,9 @@ The model is not part of it: it addresses what any engine is given, so predictio
 are never written to the prediction cache, whose keys say which model made a value.
 
 Image properties (``properties_key``), measured on the image as the model saw it before preprocessing
-(properties.py): ``PROPERTIES_TAG``, the image's SHA-256, the transform's key and its seed. Neither the
-model nor the preprocessing is part of it, so a new model, or new preprocessing, measures nothing again.
+(properties.py): ``PROPERTIES_TAG``, Pillow's and numpy's versions, the image's SHA-256, the transform's
+key and its seed. Neither the model nor the preprocessing is part of it, so a new model, or new
+preprocessing, measures nothing again.
 A category's together (``properties_bundle_key``): the digest of its images' properties keys, in order.
 
 Model recipe (``recipe_key``), the key of the memo that lets a rerun know a model's fingerprint
@@ -137,16 +138,29 @@ def properties_key(sha256: str, transform: Level | None, seed: int) -> str:
     unreadable file has no properties, and no key is asked for it)."""
     # Plain text, not a digest (as thumbnail_key): every part is already a digest or short, and a warm
     # rerun makes one per example.
-    return f"properties:{PROPERTIES_TAG}:{sha256}:{transform.key if transform is not None else ''}:{seed}"
+    return f"{_properties_prefix()}{sha256}:{transform.key if transform is not None else ''}:{seed}"
 
 
 def properties_keys(shas: list[str], transform: Level | None, seeds: list[int] | None) -> list[str]:
     """properties_key of many images at once, the transform's part made once (seeds: None for all 0)."""
     middle = f":{transform.key if transform is not None else ''}:"
-    prefix = f"properties:{PROPERTIES_TAG}:"
+    prefix = _properties_prefix()
     if seeds is None:
         return [f"{prefix}{sha}{middle}0" for sha in shas]
     return [f"{prefix}{sha}{middle}{seed}" for sha, seed in zip(shas, seeds, strict=True)]
+
+
+@functools.cache
+def _properties_prefix() -> str:
+    """PROPERTIES_TAG and the versions of the libraries that decode and measure (Pillow, numpy): a new
+    decoder can shift a brightness across a `where:` boundary. Read once per process."""
+    versions = []
+    for dist in ("pillow", "numpy"):
+        try:
+            versions.append(metadata.version(dist))
+        except metadata.PackageNotFoundError:
+            versions.append("absent")
+    return f"properties:{PROPERTIES_TAG}:{':'.join(versions)}:"
 
 
 def properties_bundle_key(keys: list[str]) -> str:

@@ -121,3 +121,24 @@ def test_a_malformed_bundle_is_not_trusted(tmp_path, value):
     store._db.execute("INSERT INTO blobs VALUES (?, ?, ?, ?)", ("b", value, checksum("b", value), store.day))
     assert store.get_properties_bundle("b", value.count(",") // 6 + 1 if value else 1) is None
     store.close()
+
+
+def test_a_new_pillow_or_numpy_keys_properties_anew(monkeypatch):
+    """The decoder and the arithmetic are inputs of a measurement: another version measures again."""
+    from importlib import metadata
+
+    from pytest_edgecases.inference import keys
+
+    real = metadata.version
+    before = keys.properties_key("ab" * 32, None, 0)
+    assert keys.properties_keys(["ab" * 32], None, None) == [before]
+    for dist in ("pillow", "numpy"):
+        monkeypatch.setattr(metadata, "version", lambda name, d=dist: "0.0-other" if name == d else real(name))
+        keys._properties_prefix.cache_clear()
+        try:
+            other = keys.properties_key("ab" * 32, None, 0)
+            assert other != before and keys.properties_keys(["ab" * 32], None, None) == [other]
+        finally:
+            monkeypatch.setattr(metadata, "version", real)
+            keys._properties_prefix.cache_clear()
+    assert keys.properties_key("ab" * 32, None, 0) == before
