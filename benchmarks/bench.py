@@ -56,9 +56,11 @@ from harness import (  # noqa: E402
     Run,
     activate,
     check,
+    cold_rounds,
     empty_project,
     load,
     own_rss_mb,
+    paired_ratios,
     plain,
     pytest_cmd,
     record,
@@ -71,28 +73,16 @@ def bench_model(root: Path, model: str, shape: workload.Shape, args: argparse.Na
     """Cold vs plain, warm vs cold, one changed image; returns figures for the memory comparison."""
     n = shape.n
     activate(root, model)
-    cores = len(os.sched_getaffinity(0))
     cache = root / "cache"
     flags = [f"--edgecases-batch-size={args.batch_size}", f"--edgecases-cache-dir={cache}"]
     name = f"{model} x {n}"
     print(f"\n== {name} ({load()})", flush=True)
     t0 = time.perf_counter()
-    plains: dict[int, list[float]] = {cores: [], 1: []} if cores > 1 else {1: []}
-    colds: list[Run] = []
-    for i in range(args.repeat):
-        for threads in plains:
-            plains[threads].append(check(plain(root, model, args.batch_size, threads), "plain loop").seconds)
-        shutil.rmtree(cache, ignore_errors=True)
-        cold = check(run(pytest_cmd(*flags), root), "cold run")
-        assert cold.inferred() == (n, n, 0), cold.output[-2000:]
-        colds.append(cold)
-        print(f"  round {i + 1}: plain {', '.join(f'{t}T {v[-1]:.1f}s' for t, v in plains.items())}; "
-              f"cold {cold.seconds:.1f}s, {cold.max_rss_mb:.0f} MB ({load()})", flush=True)
+    plains, colds = cold_rounds(root, model, args.batch_size, flags, n, args.repeat)
     cold_s = statistics.median(r.seconds for r in colds)
-    # Each round's cold run against that round's faster plain loop: runs minutes apart share the
-    # machine's load, so the median of these paired ratios is steadier than a ratio of medians.
-    paired = statistics.median(c.seconds / min(v[i] for v in plains.values()) for i, c in enumerate(colds))
-    others = ", ".join(f"torch on {t} thread(s) {statistics.median(v):.1f}s" for t, v in plains.items())
+    paired = statistics.median(paired_ratios(plains, colds))
+    others = ", ".join(f"torch on {t} thread(s) {statistics.median(r.seconds for r in v):.1f}s"
+                       for t, v in plains.items())
     record(f"{name}: cold run / plain loop", f"{paired:.2f}x (median of {len(colds)} paired rounds; medians: "
            f"plugin {cold_s:.1f}s, plain loop {others})", "<= 1.10x", paired <= 1.10)
 

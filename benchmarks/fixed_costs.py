@@ -22,7 +22,21 @@ import statistics
 from pathlib import Path
 
 import workload
-from harness import HERE, PY, Run, activate, check, empty_project, load, plain, pytest_cmd, record, run, startup_cmd
+from harness import (
+    HERE,
+    PY,
+    Run,
+    activate,
+    check,
+    cold_rounds,
+    empty_project,
+    load,
+    paired_ratios,
+    pytest_cmd,
+    record,
+    run,
+    startup_cmd,
+)
 
 LIGHT = workload.Shape(3000, 96, 10)
 BIG = (workload.Shape(20000, 32, 5), workload.Shape(100000, 32, 5))
@@ -39,25 +53,12 @@ def bench_light(work: Path, args: argparse.Namespace) -> None:
     activate(root, model, categories=LIGHT.categories)
     cache = root / "cache"
     flags = [f"--edgecases-batch-size={batch}", f"--edgecases-cache-dir={cache}"]
-    cores = len(os.sched_getaffinity(0))
     print(f"\n== light: mobilenet_v3_small (factory) x {n} at {LIGHT.side} px, batch {batch} ({load()})", flush=True)
-    plains: dict[int, list[Run]] = {cores: [], 1: []} if cores > 1 else {1: []}
-    colds: list[Run] = []
-    for i in range(args.repeat):
-        for threads in plains:
-            plains[threads].append(check(plain(root, model, batch, threads), "plain loop"))
-        shutil.rmtree(cache, ignore_errors=True)
-        cold = check(run(pytest_cmd(*flags), root), "cold run")
-        assert cold.inferred() == (n, n, 0), cold.output[-2000:]
-        colds.append(cold)
-        print(f"  round {i + 1}: plain {', '.join(f'{t}T {v[-1].seconds:.2f}s' for t, v in plains.items())}; "
-              f"cold {cold.seconds:.2f}s ({load()})", flush=True)
+    plains, colds = cold_rounds(root, model, batch, flags, n, args.repeat)
     best_plain = min(_best(v) for v in plains.values())
     ratio = _best(colds) / best_plain
-    # Each round's cold run against that round's faster plain loop: on a machine whose load changes
-    # from minute to minute, the median of these paired ratios is the figure judged; best against best
-    # (rounds apart) is shown with it.
-    paired = sorted(c.seconds / min(v[i].seconds for v in plains.values()) for i, c in enumerate(colds))
+    # The median of the paired ratios is the figure judged; best against best (rounds apart) is shown with it.
+    paired = paired_ratios(plains, colds)
     median = statistics.median(paired)
     others = ", ".join(f"torch on {t} thread(s) {_best(v):.2f}s" for t, v in plains.items())
     cpu = min(r.cpu for r in colds) / min(r.cpu for v in plains.values() for r in v)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -102,3 +103,29 @@ def empty_project(work: Path) -> Path:
     empty.mkdir(exist_ok=True)
     (empty / "pytest.ini").write_text("[pytest]\n")
     return empty
+
+
+def cold_rounds(root: Path, model: str, batch: int, flags: list[str], n: int, repeat: int
+                ) -> tuple[dict[int, list[Run]], list[Run]]:
+    """``repeat`` rounds of the plain loop (on every core, and on one) then a cold run (the cache under
+    root/cache emptied first): each round's runs share the machine's load of that minute, so a round's
+    cold run is compared with that round's faster plain loop (paired_ratios)."""
+    cores = len(os.sched_getaffinity(0))
+    plains: dict[int, list[Run]] = {cores: [], 1: []} if cores > 1 else {1: []}
+    colds: list[Run] = []
+    for i in range(repeat):
+        for threads in plains:
+            plains[threads].append(check(plain(root, model, batch, threads), "plain loop"))
+        shutil.rmtree(root / "cache", ignore_errors=True)
+        cold = check(run(pytest_cmd(*flags), root), "cold run")
+        assert cold.inferred() == (n, n, 0), cold.output[-2000:]
+        colds.append(cold)
+        print(f"  round {i + 1}: plain {', '.join(f'{t}T {v[-1].seconds:.2f}s' for t, v in plains.items())}; "
+              f"cold {cold.seconds:.2f}s, {cold.max_rss_mb:.0f} MB ({load()})", flush=True)
+    return plains, colds
+
+
+def paired_ratios(plains: dict[int, list[Run]], colds: list[Run]) -> list[float]:
+    """Each round's cold run over that round's faster plain loop, sorted: on a machine whose load changes
+    from minute to minute, their median is steadier than a ratio of medians or of bests."""
+    return sorted(c.seconds / min(v[i].seconds for v in plains.values()) for i, c in enumerate(colds))

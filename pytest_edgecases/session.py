@@ -116,13 +116,21 @@ class EdgecasesSession:
         settings = Settings(rootdir=self.rootdir, device=self.options.device, precision=self.options.precision,
                             cache_file=self.cache_file, run_id=self.run_id, has_model_hook=self.has_model_hook,
                             prediction_files=self.options.predictions, shard=self.options.shard,
-                            save=self.options.save_predictions is not None)
+                            save=self.options.save_predictions is not None,
+                            measure=frozenset(suite.path for suite, _ in self._wanting_properties()))
         inference = Inference(settings, self.runner_for, self.inferred, self.write, self.notes)
         inference.infer(self.selected)
         self._measure()
         if self.options.save_predictions is not None:
             self._save_predictions(self.options.save_predictions, inference.saved_rows())
         freeze_long_lived()   # the examples, predictions, torch and the model live to the run's end
+
+    def _wanting_properties(self) -> list[tuple[Suite, Category]]:
+        """The selected categories whose images' properties something reads: all, when slice discovery
+        searches properties; else those whose `where:` names one."""
+        slices = self.options.slices
+        every = slices is not None and slices.properties
+        return [(suite, cat) for suite, cat in self.selected if every or cat.where_properties]
 
     def _measure(self) -> None:
         """The image properties of what will be judged: slice discovery's columns, and `where:` on properties.
@@ -132,10 +140,8 @@ class EdgecasesSession:
         the others read what the first stored.
         """
         inferred = self.inferred
-        slices = self.options.slices
-        wanted = [(suite, cat) for suite, cat in self.selected
-                  if ((slices is not None and slices.properties) or cat.where_properties)
-                  and suite.path not in inferred.failures and (suite.path, cat.test_name) not in inferred.unjudged]
+        wanted = [(suite, cat) for suite, cat in self._wanting_properties()
+                  if suite.path not in inferred.failures and (suite.path, cat.test_name) not in inferred.unjudged]
         if not wanted or self.options.shard is not None:
             return
         from .inference import measured  # Pillow and numpy: only once there is something to measure

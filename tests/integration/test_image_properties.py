@@ -115,6 +115,20 @@ def test_without_properties_in_slices_nothing_is_measured_for_cached_predictions
     assert not any(name in s["where"] for s in out["slices"] for name in ("brightness", "contrast", "sharpness"))
 
 
+def test_a_default_cold_run_measures_nothing_and_properties_asked_later_are_decoded_once(street, measured):
+    """Measuring costs the decode threads a third of a decode: a run that reads no property measures none."""
+    suite(street, "  - {name: street, images: street/, min_accuracy: 0.5}\n")
+    result, out = run(street, properties="")
+    assert "60 inferred" in result.stdout.str()
+    assert measured == [] and out["categories"][0]["examples"][0]["properties"] == {}
+    _, out = run(street)                              # properties asked for: the cached predictions' images
+    assert measured == ["decode"] * 60
+    assert out["categories"][0]["examples"][0]["properties"]["width"] == 8
+    measured.clear()
+    run(street)
+    assert measured == []
+
+
 def test_where_on_a_property_works_with_the_default_slices(street, measured):
     """Properties left out of slice discovery are still measured for a category whose where: names one."""
     suite(street, "  - {name: street, images: street/}\n  - {name: dark, images: street/, "
