@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -77,3 +78,12 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 def load_rgb(path: Path) -> Image.Image:
     """Read and decode a file (used for thumbnails and docs)."""
     return decode_rgb(read_bytes(path)[0])
+
+
+def cpu_count() -> int:
+    """The cores this process may run on (its affinity mask, as a container or taskset limits it): what
+    every pool that decodes images is sized by (inference, measuring, the report's thumbnails)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)

@@ -5,13 +5,12 @@ import collections
 import concurrent.futures as cf
 import dataclasses
 import math
-import os
 from typing import Callable, Iterator, NamedTuple, Sequence
 
 import torch
 
 from ..errors import EdgecasesError
-from ..images import ImageError, decode_rgb, read_bytes
+from ..images import ImageError, cpu_count, decode_rgb, read_bytes
 from ..records import TOP_K, ImageProperties, Prediction
 from ..transforms import apply
 from .logits import logits_of
@@ -51,14 +50,6 @@ def prepare(job: Job, pre: Preprocessor) -> Prepared:
         return Prepared(str(exc), digest)
     except Exception as exc:  # a user's preprocess or a transform failing on one image
         return Prepared(f"{type(exc).__name__}: {exc}", digest)
-
-
-def cpu_count() -> int:
-    """The cores this process may run on (its affinity mask, as a container or taskset limits it)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def thread_plan(device: torch.device, cores: int | None = None) -> tuple[int, int | None]:

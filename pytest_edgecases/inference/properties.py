@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Sequence
 
-from ..images import ImageError, decode_rgb, read_bytes
+from ..images import ImageError, cpu_count, decode_rgb, read_bytes
 from ..records import ImageProperties
 from ..transforms import Level, apply
 
@@ -95,16 +94,9 @@ def measure_file(source: Source) -> ImageProperties | None:
 def measure_files(sources: Sequence[Source], threads: int | None = None) -> list[ImageProperties | None]:
     """``measure_file`` of each source, in order, decoded in ``threads`` threads (Pillow releases the GIL;
     by default as many as inference decodes in, up to four)."""
-    threads = threads or min(4, cores())
+    threads = threads or min(4, cpu_count())
     if threads <= 1 or len(sources) < 2:
         return [measure_file(s) for s in sources]
     with cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="edgecases-measure") as pool:
         return list(pool.map(measure_file, sources, chunksize=16))
 
-
-def cores() -> int:
-    """The cores this process may run on (its affinity mask, as a container or taskset limits it)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
+from ..images import cpu_count
 from ..records import CategoryResult, ExampleResult
 from .heatmap import heat_uri
 from .model import ReportContext
@@ -140,7 +140,7 @@ def _large_images(items: list[ReviewItem], sources: list[tuple[CategoryResult, E
     def one(source: tuple[CategoryResult, ExampleResult] | None) -> str | None:
         return thumb(make, *source) if source is not None else None
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, cpu_count())) as pool:
         for item, source, uri in zip(items, sources, pool.map(one, sources), strict=True):
             item.img = uri
             if uri is not None and source is not None and source[1].saliency is not None:

@@ -5,10 +5,10 @@ The numbers are worked out here, the template only lays them out. Charts come fr
 from __future__ import annotations
 
 import concurrent.futures
-import os
 from typing import Any, Mapping, Sequence
 
 from ..agreement import describe
+from ..images import cpu_count
 from ..records import Agreement, BaselineComparison, CategoryResult, ExampleResult, severity_rank
 from ..review_queue import stub_yaml
 from ..slicefinder import Slice
@@ -213,7 +213,7 @@ def gallery(results: Sequence[CategoryResult], cats: Sequence[CategoryView], con
                                         sort=(kind, severity_rank(e.severity), -(e.confidence or 0.0), i, e.path)))
     entries.sort(key=lambda d: d.sort)
     # Decoding and re-encoding dominate a large report; Pillow releases the GIL while it does both.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, cpu_count())) as pool:
         for d, uri in zip(entries, pool.map(lambda d: thumb(make, d.result, d.example), entries), strict=True):
             d.thumb = uri
     for d in entries:
