@@ -13,29 +13,24 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from support.project import colour_categories, suite_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 #: Subprocesses import this checkout first, then whatever this process was given (a floor's pyarrow, say).
 PATH = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
 
-#: The tiny project's suite with a synthetic category too (its levels are inputs no folder holds).
-SUITE = """
-    suite: colours
-    labels: [red, blue]
-    model: {factory: "%s", args: {bias: 1.0}}
-    preprocess: {resize: [8, 8]}
-    defaults: {min_accuracy: 0.9}
-    categories:
-      - name: clean
-        images: data/clean/
-      - name: dark
-        images: data/dark/
-        severity: high
-      - name: noisy
-        from: clean
-        transform: {gaussian_noise: {sigma: [0.05, 0.4]}}
-        min_accuracy: 0.5
-"""
+#: A synthetic category besides the colour suite's two: its levels are inputs no folder holds.
+NOISY = ("  - name: noisy\n    from: clean\n    transform: {gaussian_noise: {sigma: [0.05, 0.4]}}\n"
+         "    min_accuracy: 0.5\n")
+
+
+def suite_text(model: str) -> str:
+    """The tiny project's suite (support.project.suite_yaml) with the noisy category, for ``model``."""
+    return suite_yaml(model=model, categories=colour_categories() + NOISY)
+
+
+def factory(name: str) -> str:
+    return f'{{factory: "{name}", args: {{bias: 1.0}}}}'
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -72,7 +67,7 @@ def counts(result: pytest.RunResult) -> dict[str, int]:
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_three_shards_and_a_judge_give_one_runs_results(pytester, tiny_project, forward_log, fmt):
-    tiny_project(SUITE % "countmodel:build")
+    tiny_project(suite_text(factory("countmodel:build")))
     one = run(pytester, "--edgecases-no-cache", "--edgecases-results=one.json")
     total = counts(one)["images"]
     assert sum(forward_log()) == total
@@ -103,7 +98,7 @@ def test_three_shards_and_a_judge_give_one_runs_results(pytester, tiny_project, 
 
 
 def test_shards_under_xdist_write_the_same_predictions(pytester, tiny_project):
-    tiny_project(SUITE % "tinymodel:build")
+    tiny_project(suite_text(factory("tinymodel:build")))
     run(pytester, "--edgecases-no-cache", "--edgecases-shard=2/2", "--edgecases-save-predictions=plain.parquet")
     run(pytester, "--edgecases-no-cache", "--edgecases-shard=2/2", "--edgecases-save-predictions=xdist.parquet",
         "-n", "2").assert_outcomes(skipped=4)
@@ -168,7 +163,7 @@ def verdicts(path: Path) -> dict[tuple[str, str], tuple[str | None, bool]]:
 
 
 def test_an_external_producer_gives_the_plugins_verdicts(pytester, tiny_project):
-    suite = tiny_project(SUITE % "tinymodel:build")
+    suite = tiny_project(suite_text(factory("tinymodel:build")))
     own = run(pytester, "--edgecases-no-cache", "--edgecases-results=own.json")
     env = {**os.environ, "PYTHONPATH": f"{PATH}{os.pathsep}{pytester.path}"}
     exported = subprocess.run([sys.executable, "-m", "pytest_edgecases", "jobs", suite.name, "--out", "jobs"],
@@ -192,15 +187,14 @@ def test_an_external_producer_gives_the_plugins_verdicts(pytester, tiny_project)
     assert verdicts(pytester.path / "external.json") == verdicts(pytester.path / "own.json")
 
     # The same file as a suite's own model: a suite with no model to run.
-    (pytester.path / "fromfile.yaml").write_text(
-        textwrap.dedent(SUITE % "x:y").replace('{factory: "x:y", args: {bias: 1.0}}', "{predictions: external.jsonl}"))
+    (pytester.path / "fromfile.yaml").write_text(suite_text("{predictions: external.jsonl}"))
     alone = run(pytester, "fromfile.yaml", "--edgecases-no-cache", "--edgecases-results=alone.json")
     assert alone.ret == own.ret
     assert verdicts(pytester.path / "alone.json") == verdicts(pytester.path / "own.json")
 
 
 def test_inputs_no_file_covers_are_inferred_or_not_judged(pytester, tiny_project, forward_log):
-    tiny_project(SUITE % "countmodel:build")
+    tiny_project(suite_text(factory("countmodel:build")))
     run(pytester, "--edgecases-no-cache", "-k", "clean", "--edgecases-save-predictions=clean.csv")
     before = sum(forward_log())
     # With a model: what the file covers is read, the rest inferred.
@@ -208,17 +202,17 @@ def test_inputs_no_file_covers_are_inferred_or_not_judged(pytester, tiny_project
     line = counts(mixed)
     assert line["files"] == 12 and line["inferred"] == line["images"] - 12 == sum(forward_log()) - before
     # Without one: the categories with an uncovered image are NOT JUDGED, with the count and the first paths.
-    (pytester.path / "fromfile.yaml").write_text(
-        textwrap.dedent(SUITE % "x:y").replace('{factory: "x:y", args: {bias: 1.0}}', "{predictions: clean.csv}"))
+    (pytester.path / "fromfile.yaml").write_text(suite_text("{predictions: clean.csv}"))
     alone = run(pytester, "fromfile.yaml", "--edgecases-no-cache", "-rf")
     alone.assert_outcomes(passed=1, failed=3)
-    alone.stdout.fnmatch_lines(["fromfile.yaml:10: 12 of 12 images have no prediction in the predictions files, and the suite "
+    # Line 9: the dark category (suite_yaml writes no leading blank line).
+    alone.stdout.fnmatch_lines(["fromfile.yaml:9: 12 of 12 images have no prediction in the predictions files, and the suite "
                                 "has no model to infer them: data/dark/blue/000.png, data/dark/blue/001.png, *",
                                 "*NOT JUDGED*"])
 
 
 def test_a_stale_row_is_named_and_never_used(pytester, tiny_project, forward_log, solid_image):
-    tiny_project(SUITE % "countmodel:build")
+    tiny_project(suite_text(factory("countmodel:build")))
     run(pytester, "--edgecases-no-cache", "-k", "clean and not noisy", "--edgecases-save-predictions=p.csv")
     rows = list(csv.DictReader(open(pytester.path / "p.csv")))
     # Name rows by path and sha256, as a producer without the jobs file would.
@@ -239,8 +233,7 @@ def test_a_stale_row_is_named_and_never_used(pytester, tiny_project, forward_log
     assert counts(result)["files"] == 11 and sum(forward_log()) - before == 1   # re-inferred, not read
     result.stdout.fnmatch_lines(["*bypath.csv:8: data/clean/red/000.png has changed since it was predicted*"])
     # Without a model, the changed image leaves its category NOT JUDGED: the stale row is never used.
-    (pytester.path / "fromfile.yaml").write_text(
-        textwrap.dedent(SUITE % "x:y").replace('{factory: "x:y", args: {bias: 1.0}}', "{predictions: bypath.csv}"))
+    (pytester.path / "fromfile.yaml").write_text(suite_text("{predictions: bypath.csv}"))
     alone = run(pytester, "fromfile.yaml", "--edgecases-no-cache", "-k", "clean and not noisy")
     alone.assert_outcomes(failed=1)
     alone.stdout.fnmatch_lines(["*1 of 12 images have no prediction in the predictions files, and the suite has no "
@@ -253,7 +246,7 @@ def _bad_run(pytester: pytest.Pytester, name: str, text: str) -> pytest.RunResul
 
 
 def test_a_bad_predictions_file_judges_nothing_and_says_where(pytester, tiny_project, forward_log):
-    tiny_project(SUITE % "countmodel:build")
+    tiny_project(suite_text(factory("countmodel:build")))
     run(pytester, "--edgecases-no-cache", "-k", "clean and not noisy", "--edgecases-save-predictions=good.csv")
     lines = (pytester.path / "good.csv").read_text().splitlines()
     header, first = lines[0], lines[1].split(",")

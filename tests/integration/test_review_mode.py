@@ -11,14 +11,13 @@ import hashlib
 import html as html_module
 import io
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from PIL import Image
-from support.project import TINY_MODEL, write_images
+from support.project import TINY_MODEL, colour_categories, suite_yaml, write_images
 
 from pytest_edgecases.baseline import Baseline, BaselineExample, compare
 from pytest_edgecases.records import BaselineComparison, CategoryResult, ExampleResult
@@ -28,27 +27,16 @@ from pytest_edgecases.review_queue import CHANGED_ANSWER, queue_entries
 from pytest_edgecases.suite import load_suite
 from pytest_edgecases.vocabulary import Severity, Status
 
-SUITE = """
-suite: colours
-labels: [red, blue]
-model: {factory: "tinymodel:build", args: {bias: BIAS}}
-preprocess: {resize: [8, 8]}
-review: {confidence_below: 0.99}
-defaults: {min_accuracy: 0.4}
-categories:
-  - name: clean
-    images: data/clean/
-  - name: dark
-    images: data/dark/
-"""
-
 
 def colours(root: Path, bias: float) -> None:
     if not (root / "tinymodel.py").exists():
         (root / "tinymodel.py").write_text(TINY_MODEL)
         write_images(root, "data/clean", {"red": 3, "blue": 3})
         write_images(root, "data/dark", {"red": 3, "blue": 3}, brightness=0.15)
-    (root / "edgecases.yaml").write_text(textwrap.dedent(SUITE).lstrip().replace("BIAS", str(bias)))
+    (root / "edgecases.yaml").write_text(suite_yaml(model=f'{{factory: "tinymodel:build", args: {{bias: {bias}}}}}',
+                                                    defaults="{min_accuracy: 0.4}",
+                                                    extra="review: {confidence_below: 0.99}",
+                                                    categories=colour_categories(dark="")))
 
 
 def test_answers_changed_since_the_baseline_are_queued_after_failures(pytester: pytest.Pytester) -> None:
@@ -182,19 +170,9 @@ def test_synthetic_examples_are_offered_as_annotations_address_them(pytester: py
     root = pytester.path
     (root / "tinymodel.py").write_text(TINY_MODEL)
     write_images(root, "data/clean", {"red": 2, "blue": 2})
-    (root / "edgecases.yaml").write_text(textwrap.dedent("""
-        suite: colours
-        labels: [red, blue]
-        model: {factory: "tinymodel:build", args: {bias: 1.0}}
-        preprocess: {resize: [8, 8]}
-        defaults: {min_accuracy: 0.1}
-        categories:
-          - name: clean
-            images: data/clean/
-          - name: darker
-            from: clean
-            transform: {brightness: [0.2]}
-    """).lstrip())
+    (root / "edgecases.yaml").write_text(suite_yaml(
+        defaults="{min_accuracy: 0.1}", categories="categories:\n  - name: clean\n    images: data/clean/\n"
+                                                   "  - name: darker\n    from: clean\n    transform: {brightness: [0.2]}\n"))
     pytester.runpytest("--edgecases", "-p", "no:cacheprovider").assert_outcomes(passed=2)
     html = (root / "edgecases-report.html").read_text(encoding="utf-8")
     items = json.loads(_template_text(html, "review-data"))["items"]
