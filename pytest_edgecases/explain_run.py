@@ -125,7 +125,9 @@ def _explain_suite(edge: EdgecasesSession, suite: Suite, asked: Request, wanted:
             runner = _runner(edge, suite)
             identity = runner.identify()
             model = f"{identity.fingerprint[:16]}:{identity.custom_source[:16]}"
-        device_type = _map_device(run.device, edge.options.device)
+        # Maps are made here, by a model built here, on the requested device, whatever ran inference. `auto`
+        # is keyed as such: resolving it would import torch on a rerun that finds every map cached.
+        device_type = edge.options.device.split(":")[0]
         method = str(asked.method or AUTO)
         key_of = {id(t): keys.saliency_key(model, jobs[id(t)].key, method, asked.layer or "", t.index,
                                            versions, device_type) for t in wanted}
@@ -171,17 +173,6 @@ def _compute(edge: EdgecasesSession, suite: Suite, asked: Request, missing: list
         for key, grid in grids.items():
             out[key] = Saliency(str(chosen.method), "", grid)
     return out
-
-
-def _map_device(ran_on: str | None, requested: str) -> str:
-    """The device type maps are made on (a key input): the requested --edgecases-device, here, whatever ran
-    inference. Where it is `auto`, the device inference resolved it to in this process, if it ran here (not
-    on a Ray cluster, whose device is not this machine's); else `auto` itself."""
-    if requested != "auto":
-        return requested.split(":")[0]
-    if ran_on is None or ran_on.endswith("(Ray)"):
-        return "auto"
-    return ran_on.split(":")[0]
 
 
 def _runner(edge: EdgecasesSession, suite: Suite) -> Any:
