@@ -14,7 +14,7 @@ from .files import atomic_write
 from .markdown import render_markdown
 from .records import CategoryResult
 from .results import write_results
-from .review_queue import queue_entries, write_queue
+from .review_queue import REPORT_ENTRIES, QueueHead, queue_entries, queue_head, write_queue
 from .session import EdgecasesSession
 from .transforms import Level
 
@@ -49,13 +49,13 @@ def _results(edge: EdgecasesSession, path: Path) -> None:
     write_results(path, edge.results, edge.slices)
 
 
-def review_entries(edge: EdgecasesSession) -> list[dict]:
-    """The run's review queue entries, most urgent first (file and HTML report share them)."""
-    return queue_entries(edge.results)
+def review_head(edge: EdgecasesSession) -> QueueHead:
+    """The review queue's most urgent entries, as many as the HTML report and saliency use, and its size."""
+    return queue_head(edge.results, REPORT_ENTRIES)
 
 
 def _review_queue(edge: EdgecasesSession, path: Path) -> None:
-    entries = review_entries(edge)
+    entries = queue_entries(edge.results)
     for written in write_queue(path, entries, edge.today, suites=[r.suite for r in edge.results]):
         if written != path:
             edge.notes.append(f"edgecases: {path} holds a reviewer's work; the queue went to {written} instead")
@@ -88,9 +88,11 @@ def _report(edge: EdgecasesSession, path: Path) -> None:
     from .report.review import IMAGE_SIDE
 
     memo = edge.memo()   # thumbnails from earlier runs: a rerun's report costs little more than its HTML
+    queue = review_head(edge)
     try:
         context = ReportContext(generated=dt.datetime.now().isoformat(timespec="seconds"), rootdir=edge.rootdir,
-                                thumbnail=thumbnailer(edge, memo), review_queue=review_entries(edge),
+                                thumbnail=thumbnailer(edge, memo), review_queue=queue.entries,
+                                review_total=queue.total,
                                 review_image=thumbnailer(edge, memo, max_side=IMAGE_SIDE),
                                 annotations=_annotation_places(edge), slices=edge.slices)
         write_report(path, edge.results, context)

@@ -11,7 +11,7 @@ import pytest
 from .baseline import apply_holm, comparison_table
 from .errors import printable
 from .gcpolicy import paused_gc
-from .outputs import review_entries, thumbnailer, write_outputs
+from .outputs import review_head, thumbnailer, write_outputs
 from .records import CategoryResult
 from .session import EdgecasesSession
 from .slices import discover, terminal_lines
@@ -75,7 +75,7 @@ def _explain(edge: EdgecasesSession, session: pytest.Session) -> None:
         return
     from .explain_run import explain_results  # the report's records and inference keys: only when asked
 
-    explain_results(edge, review_entries(edge))
+    explain_results(edge, review_head(edge).entries)
     if edge.explain_errors and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

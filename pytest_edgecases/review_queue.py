@@ -7,40 +7,78 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import heapq
 import json
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from .files import atomic_write, is_special
 from .records import CategoryResult, ExampleResult, severity_rank
 from .vocabulary import Severity, Status
 
 MARKER = "# pytest-edgecases review queue"
+#: Most queue entries the HTML report uses (review mode's; its list shows fewer): queue_head's limit there.
+REPORT_ENTRIES = 500
 #: What JSON leaves raw but YAML refuses (control and surrogate characters) or reads as a line break.
 _NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\x85\u2028\u2029\ufeff]")
 
 
+class QueueHead(NamedTuple):
+    """The most urgent entries of a review queue, and how many it holds in all."""
+
+    entries: list[dict[str, Any]]
+    total: int
+
+
 def queue_entries(results: Sequence[CategoryResult]) -> list[dict[str, Any]]:
-    """Everything that needs a human, most urgent first, as dicts (for the file and the HTML report)."""
-    picked: list[tuple[tuple, dict[str, Any]]] = []
+    """Everything that needs a human, most urgent first, as dicts (for the queue file)."""
+    # No YAML stub here: the report shows the first 200 of what may be tens of thousands (stub_yaml).
+    return [_entry(*picked) for picked in sorted(_picked(results), key=_urgency)]
+
+
+def queue_head(results: Sequence[CategoryResult], limit: int) -> QueueHead:
+    """The ``limit`` most urgent entries (in queue_entries' order) and the queue's size, for the HTML report.
+
+    With random weights nearly every example of a large suite is queued: a dict for each cost a warm
+    rerun of 20,000 images 9 MB at its peak, for a report that shows the first 500.
+    """
+    total = 0
+
+    def counted() -> Iterator[_Picked]:
+        nonlocal total
+        for picked in _picked(results):
+            total += 1
+            yield picked
+
+    head = heapq.nsmallest(limit, counted(), key=_urgency)   # stable: sorted(...)[:limit]
+    return QueueHead([_entry(*picked) for picked in head], total)
+
+
+#: An example that needs review: its urgency key, result, category and reason in words.
+_Picked = tuple[tuple, ExampleResult, CategoryResult, str]
+
+
+def _urgency(picked: _Picked) -> tuple:
+    return picked[0]
+
+
+def _picked(results: Sequence[CategoryResult]) -> Iterator[_Picked]:
     for r in results:
         threshold = r.thresholds.get("review_confidence_below")
         changed = frozenset(r.baseline.answer_changed) if r.baseline is not None else frozenset()
         for e in r.examples:
             why = _reason(e, threshold, e.path in changed)
-            if why is None:
-                continue
-            group, reason = why
-            key = (group, severity_rank(e.severity), -(e.confidence or 0.0), r.suite_file, e.path)
-            picked.append((key, {"suite": r.suite, "suite_file": r.suite_file, "image": e.path,
-                                 "category": r.category, "label": e.label, "predicted": e.predicted,
-                                 "confidence": e.confidence, "severity": e.severity, "sha256": e.sha256,
-                                 "reason": reason, "status": e.status, "votes": e.votes, "comment": e.comment,
-                                 "top": e.top, "accept": e.accept, "level": e.level}))
-    picked.sort(key=lambda kv: kv[0])
-    # No YAML stub here: the report shows the first 200 of what may be tens of thousands (stub_yaml).
-    return [entry for _, entry in picked]
+            if why is not None:
+                group, reason = why
+                yield (group, severity_rank(e.severity), -(e.confidence or 0.0), r.suite_file, e.path), e, r, reason
+
+
+def _entry(_key: tuple, e: ExampleResult, r: CategoryResult, reason: str) -> dict[str, Any]:
+    return {"suite": r.suite, "suite_file": r.suite_file, "image": e.path, "category": r.category, "label": e.label,
+            "predicted": e.predicted, "confidence": e.confidence, "severity": e.severity, "sha256": e.sha256,
+            "reason": reason, "status": e.status, "votes": e.votes, "comment": e.comment, "top": e.top,
+            "accept": e.accept, "level": e.level}
 
 
 #: The queue's reason for model disagreement (--edgecases-baseline): a new top-1 answer on an unreviewed example.

@@ -26,7 +26,8 @@ class ReportContext:
     generated: str = ""                      # ISO time; now, when empty
     rootdir: Path | None = None              # images: rootdir / Path(result.suite_file).parent / example.path
     thumbnail: Callable[[CategoryResult, ExampleResult], str | None] | None = None   # may run in threads
-    review_queue: list[dict] = field(default_factory=list)
+    review_queue: list[dict] = field(default_factory=list)   # the queue's most urgent entries (or all of it)
+    review_total: int | None = None          # the queue's size, where review_queue holds only its head
     baseline: Mapping[str, BaselineComparison | Mapping[str, Any]] | None = None   # category test name -> comparison
     agreement: dict | None = None            # {"suite": {...}, "categories": {name: {...}}, "conflicts": [...]}
     failure_cap: int = FAILURE_CAP

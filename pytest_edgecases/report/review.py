@@ -16,13 +16,14 @@ from typing import Any, Mapping, Sequence
 
 from ..images import cpu_count
 from ..records import CategoryResult, ExampleResult
+from ..review_queue import REPORT_ENTRIES
 from .heatmap import heat_uri
 from .model import ReportContext
 from .thumbs import Thumbnailer, file_thumbnailer
 from .view import thumb
 
 #: Most queue entries review mode offers; the queue file (--edgecases-review-queue) holds them all.
-REVIEW_CAP = 500
+REVIEW_CAP = REPORT_ENTRIES
 #: Most large images inlined (the first of the queue: the most urgent); a large image is ~10-30 kB
 #: for a photo, so this bounds what review mode adds to the report's size.
 IMAGE_CAP = 100
@@ -99,7 +100,10 @@ def review_data(results: Sequence[CategoryResult], context: ReportContext, gener
     if not queue:
         return None
     by_key = {(r.suite_file, r.category): r for r in results}
-    examples = {(r.suite_file, r.category, e.path): e for r in results for e in r.examples}
+    wanted = {(str(q.get("suite_file", "")), str(q.get("category", "")), str(q.get("image", ""))) for q in queue}
+    # Only the queued examples: a dict of every example of a large suite would be a peak of its own.
+    examples = {place: e for r in results for e in r.examples
+                if (place := (r.suite_file, r.category, e.path)) in wanted}
     suites: list[ReviewSuite] = []
     suite_index: dict[str, int] = {}
     for r in results:
@@ -126,7 +130,8 @@ def review_data(results: Sequence[CategoryResult], context: ReportContext, gener
     _large_images(items, sources, context)
     run = hashlib.sha256(json.dumps([generated, [(s.file, s.name) for s in suites],
                                      [(i.suite, i.category, i.image) for i in items]]).encode()).hexdigest()[:16]
-    return ReviewData(run=run, generated=generated, suites=suites, items=items, total=len(queue))
+    return ReviewData(run=run, generated=generated, suites=suites, items=items,
+                      total=max(len(queue), context.review_total or 0))
 
 
 def _large_images(items: list[ReviewItem], sources: list[tuple[CategoryResult, ExampleResult] | None],

@@ -108,7 +108,7 @@ def session_thumbnailer(rootdir: Path, transform_of: TransformOf, max_side: int 
                 transform = transform_of(result)
                 if transform is None:
                     return None
-            seed = example_seed(path, rootdir, transform)
+            seed = example_seed(str(path), rootdir, transform)
             key = thumbnail_key(sha, transform, seed, max_side, Image.__version__)
             cached = memo.get_blob(key) if memo is not None else None
             if cached is not None:
