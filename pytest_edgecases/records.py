@@ -10,6 +10,7 @@ import functools
 import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
+from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple
 
 from .vocabulary import Severity, Status
@@ -132,11 +133,21 @@ class Saliency:
         return cls(method=str(data.get("method", "")), target=str(data.get("target", "")), grid=grid)
 
 
+#: The metadata and properties of every example result that has none, shared: read-only, so no result can
+#: change another's. With lists and dicts of its own, each result made five empty containers.
+NO_VALUES: Mapping[str, Any] = MappingProxyType({})
+
+
 # slots: every judged example lives until the outputs are written (no per-instance __dict__); still
-# weak-referenceable, as a __dict__ class is (plugins and tests watch results that way).
+# weak-referenceable, as a __dict__ class is (plugins and tests watch results that way). Sequences are
+# tuples, for the same reason: a 100,000-image run keeps one result per image until the end.
 @dataclass(slots=True, weakref_slot=True)
 class ExampleResult:
-    """One example judged: what was expected, what the model said, and what the review expected."""
+    """One example judged: what was expected, what the model said, and what the review expected.
+
+    ``top``, ``reviewers``, ``accept`` and ``votes`` are tuples here and lists in the dict form
+    (``to_dict``), as results files have always held them.
+    """
 
     path: str
     category: str
@@ -147,22 +158,22 @@ class ExampleResult:
     severity: Severity
     status: Status
     counted: bool                     # counts against max_failures
-    top: list[list[Any]] = field(default_factory=list)   # [[label, probability], …] best first
+    top: tuple[tuple[str, float], ...] = ()   # ((label, probability), …) best first
     margin: float | None = None
     sha256: str = ""
     level: str = ""                   # synthetic level id, "" for real images
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=NO_VALUES.copy)   # a dict of its own when built by hand
     reviewed: bool = False
     verdict: str | None = None        # the reviewers' consensus verdict
-    reviewers: list[str] = field(default_factory=list)
+    reviewers: tuple[str, ...] = ()
     comment: str = ""
     waiver: dict[str, str] | None = None
     stale: bool = False
     conflict: bool = False
     error: str | None = None
-    accept: list[str] = field(default_factory=list)
-    votes: list[list[str]] = field(default_factory=list)   # [[reviewer, verdict], …] for agreement
-    properties: dict[str, float] = field(default_factory=dict)   # ImageProperties.to_json(); {} when not known
+    accept: tuple[str, ...] = ()
+    votes: tuple[tuple[str, str], ...] = ()   # ((reviewer, verdict), …) for agreement
+    properties: Mapping[str, float] = field(default_factory=NO_VALUES.copy)   # to_json(); empty when not known
     saliency: Saliency | None = None            # for the predicted label (--edgecases-explain, shown examples)
     saliency_expected: Saliency | None = None   # for the expected label, where it is another
 
@@ -177,11 +188,15 @@ class ExampleResult:
         return self.correct is False and self.status != Status.AMBIGUOUS
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (the saliency keys only where the example was explained)."""
+        """JSON-safe dict (the saliency keys only where the example was explained); sequences as lists."""
         data = _plain(self)
         for name in ("saliency", "saliency_expected"):
             if data[name] is None:
                 del data[name]
+        for name in ("top", "votes"):
+            data[name] = [list(pair) for pair in data[name]]
+        for name in ("reviewers", "accept"):
+            data[name] = list(data[name])
         return data
 
     @classmethod
@@ -191,6 +206,12 @@ class ExampleResult:
         for name, members in (("severity", _SEVERITIES), ("status", _STATUSES)):
             if isinstance(values.get(name), str):
                 values[name] = members.get(values[name], values[name])
+        for name in ("top", "votes"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(tuple(pair) if isinstance(pair, list) else pair for pair in values[name])
+        for name in ("reviewers", "accept"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
         for name in ("saliency", "saliency_expected"):
             if name in values:
                 values[name] = Saliency.from_json(values[name])
@@ -430,6 +451,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if kind is tuple:
         return tuple(_plain(v) for v in value)
+    if kind is MappingProxyType:   # NO_VALUES
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, Enum):   # Status, Severity: the word itself (xdist's transport knows no enums)
         return value.value
     if kind is RunInfo:

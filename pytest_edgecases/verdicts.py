@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from .agreement import agreement
 from .annotations import Review
-from .records import CategoryResult, Check, ExampleResult, GroupFigures, ImageProperties, Prediction, RunInfo
+from .records import NO_VALUES, CategoryResult, Check, ExampleResult, GroupFigures, ImageProperties, Prediction, RunInfo
 from .stats import wilson_interval
 from .suite import Category, Example, Suite
 from .vocabulary import SEVERITIES, Severity, Status
@@ -35,7 +35,7 @@ def example_result(category: Category, item: Scored, labels: Sequence[str], revi
     stale = bool(review and review.sha256 and item.sha256 and review.sha256 != item.sha256)
     active = review if review is not None and not stale else None   # a stale review no longer applies
     label = (active.label if active and active.label else None) or ex.label
-    accept = [label] + [a for a in (active.accept if active else ()) if a != label]
+    accept = (label, *(a for a in active.accept if a != label)) if active and active.accept else (label,)
     severity = Severity((active.severity if active and active.severity else None) or ex.severity or category.severity)
     predicted = labels[pred.index] if pred.index is not None and 0 <= pred.index < len(labels) else None
     correct = None if predicted is None else predicted in accept
@@ -61,15 +61,16 @@ def example_result(category: Category, item: Scored, labels: Sequence[str], revi
     return ExampleResult(
         path=ex.path, category=category.test_name, label=label, predicted=predicted,
         confidence=pred.confidence, correct=correct, severity=severity, status=status, counted=counted,
-        top=[[labels[i] if 0 <= i < len(labels) else str(i), p] for i, p in pred.top[:3]],
-        margin=pred.margin, sha256=item.sha256, level=category.level_id, metadata=dict(ex.metadata),
-        reviewed=active is not None, verdict=verdict, reviewers=review.reviewers if review else [],
+        top=tuple((labels[i] if 0 <= i < len(labels) else str(i), p) for i, p in pred.top[:3]),
+        margin=pred.margin, sha256=item.sha256, level=category.level_id,
+        metadata=dict(ex.metadata) if ex.metadata else NO_VALUES,
+        reviewed=active is not None, verdict=verdict, reviewers=tuple(review.reviewers) if review else (),
         comment=review.comment if review else "",
         waiver={"reason": waiver.reason, "until": waiver.until.isoformat(), "active": str(waiver.active(today))}
         if waiver else None,
         stale=stale, conflict=bool(active and active.conflict), error=pred.error, accept=accept[1:],
-        votes=[[a.reviewer, a.verdict] for a in review.entries if a.verdict] if review else [],
-        properties=item.properties.to_json() if item.properties is not None else {})
+        votes=tuple((a.reviewer, a.verdict) for a in review.entries if a.verdict) if review else (),
+        properties=item.properties.to_json() if item.properties is not None else NO_VALUES)
 
 
 def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: Mapping[tuple[str, str], Review],
