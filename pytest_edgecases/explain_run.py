@@ -183,7 +183,7 @@ def _runner(edge: EdgecasesSession, suite: Suite) -> Any:
                        precision=edge.options.precision, model_hook=edge.model_hook)
 
 
-def _job(rootdir: Path, suite: Suite, t: Target, file: Path) -> Job:
+def _job(rootdir: Path, suite: Suite, t: Target, file: str) -> Job:
     """The example as inference saw it (its transform and seed); keyed by its model input's key."""
     category = suite.category(t.result.category)
     seed = keys.example_seed(file, rootdir, category.transform)

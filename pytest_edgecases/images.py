@@ -23,10 +23,11 @@ class ImageError(Exception):
     """An image that cannot be used; the message says why, in words."""
 
 
-def read_bytes(path: Path) -> tuple[bytes, str]:
+def read_bytes(path: str | os.PathLike[str]) -> tuple[bytes, str]:
     """The file's bytes and their SHA-256 (what caches and reviews are keyed on)."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as exc:
         raise ImageError(f"cannot read: {exc.strerror or exc}") from None
     return data, hashlib.sha256(data).hexdigest()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import EdgecasesError
+from .examples import project_path
 from .images import ImageError, decode_rgb, read_bytes
 from .inference import keys
 from .suite import load_suite
@@ -52,7 +53,7 @@ def export(suite_files: Sequence[Path], rootdir: Path, out: Path) -> Exported:
         described = suite.preprocess.describe()
         for cat in suite.categories:
             for ex in cat.examples:
-                shown = ex.file.relative_to(rootdir).as_posix()
+                shown = project_path(ex.file, rootdir)
                 try:
                     data, sha = read_bytes(ex.file)
                 except ImageError as exc:

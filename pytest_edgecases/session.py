@@ -95,6 +95,7 @@ class EdgecasesSession:
         self.save_error: EdgecasesError | None = None   # --edgecases-save-predictions could not be written
         self.measured: Any = None   # measured.Gathered: where this process's image properties came from
         self.explain_errors: list[EdgecasesError] = []   # saliency asked for and not made (the run fails)
+        self._judged: dict[tuple[Path, str], CategoryResult | EdgecasesError] = {}   # judge()'s verdicts
 
     # -- collection ---------------------------------------------------------------------------
     def load(self, path: Path) -> Loaded:
@@ -226,15 +227,31 @@ class EdgecasesSession:
         alive make each pass walk hundreds of thousands of objects. Clearing, not just dropping the
         session: the last failure's traceback, which pytest keeps for post-mortem debugging, holds it.
         """
-        for held in (self.results, self.local_results, self.loaded, self.selected):
+        for held in (self.results, self.local_results, self.loaded, self.selected, self._judged):
             held.clear()
         self.inferred.clear()
 
     # -- judging ------------------------------------------------------------------------------
     def judge(self, suite: Suite, category: Category, index: int = 0) -> CategoryResult:
-        """Judge one category from the session's predictions; raises EdgecasesError if it cannot be."""
-        with paused_gc():
-            return self._judge(suite, category, index)
+        """Judge one category from the session's predictions; raises EdgecasesError if it cannot be.
+
+        Its predictions are let go once it is judged, so the verdict is kept instead: an item run again
+        (pytest-rerunfailures, a plugin calling runtest twice) gets the same result or error.
+        """
+        place = (suite.path, category.test_name)
+        done = self._judged.get(place)
+        if done is None:
+            with paused_gc():
+                try:
+                    done = self._judge(suite, category, index)
+                except EdgecasesError as exc:
+                    done = exc
+                finally:
+                    self.inferred.forget(suite, category)
+            self._judged[place] = done
+        if isinstance(done, EdgecasesError):
+            raise done
+        return done
 
     def _judge(self, suite: Suite, category: Category, index: int) -> CategoryResult:
         inferred = self.inferred

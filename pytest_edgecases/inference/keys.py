@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..examples import project_path
 from ..suite import ModelSpec, Suite
 from ..transforms import Level, seed_for
 
@@ -111,22 +112,22 @@ def model_key(fingerprint: str, suite: Suite, custom_source: str, versions: dict
                   device_type, precision, str(len(suite.labels)), NUMERICS, platform.machine())
 
 
-def example_seed(file: Path, rootdir: Path, transform: Level | None) -> int:
+def example_seed(file: str, rootdir: Path, transform: Level | None) -> int:
     """The seed of an example's synthetic transform (0 without one), for inference and thumbnails alike.
 
     The identity is the file's path inside the project, so every machine derives the same corruption.
     """
     if transform is None:
         return 0
-    return seed_for(file.relative_to(rootdir).as_posix(), transform)
+    return seed_for(project_path(file, rootdir), transform)
 
 
-def example_key(model: str, sha256: str, file: Path, transform: Level | None, seed: int) -> str:
+def example_key(model: str, sha256: str, file: str, transform: Level | None, seed: int) -> str:
     """The prediction's key: the model key, the image's bytes, and the transform applied to them."""
     return digest(model, sha256 or f"unreadable:{file}", transform.key if transform is not None else "", str(seed))
 
 
-def input_key(sha256: str, file: Path, transform: Level | None, seed: int, preprocess: str) -> str:
+def input_key(sha256: str, file: str, transform: Level | None, seed: int, preprocess: str) -> str:
     """The content address of a model's input, without the model: the image's bytes, the transform applied
     to them and its seed, and the declared preprocessing (``Preprocess.describe()``)."""
     return digest(INPUT_TAG, sha256 or f"unreadable:{file}", transform.key if transform is not None else "",

@@ -108,7 +108,7 @@ def gather(selected: Sequence[tuple[Suite, Category]], inferred: Inferred, store
     return Gathered(stored=len(bundled | found.keys()), inferred=len(new) - decoded, decoded=decoded)
 
 
-def _keyed(cat: Category, shas: Mapping[Path, str], rootdir: Path) -> tuple[list[Example], list[str]]:
+def _keyed(cat: Category, shas: Mapping[str, str], rootdir: Path) -> tuple[list[Example], list[str]]:
     """The category's readable examples (an unreadable one has no properties: inference reports it), each
     with the key its properties are stored under."""
     transform = cat.transform

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from ..images import ImageError, cpu_count, decode_rgb, read_bytes
@@ -69,7 +68,7 @@ def measure(image: "Image.Image") -> ImageProperties:
 class Source(NamedTuple):
     """An image to measure: its file, the bytes' SHA-256 its key was made from, and its synthetic transform."""
 
-    file: Path
+    file: str
     sha256: str
     transform: Level | None
     seed: int

@@ -34,6 +34,7 @@ import ray.data
 import torch
 
 from ..errors import EdgecasesError
+from ..examples import project_path
 from ..records import Prediction
 from ..suite import Suite
 from ..transforms import Level
@@ -148,7 +149,9 @@ class RayRunner:
             # Bytes read there and none here (unreadable on the driver) are other bytes too: a prediction
             # from them would be cached under the key of a file this machine cannot read.
             if row["read"] and row["read"] != job.sha256:
-                shown = job.file.relative_to(self.suite.root) if job.file.is_relative_to(self.suite.root) else job.file
+                shown = job.file
+                if Path(job.file).is_relative_to(self.suite.root):
+                    shown = project_path(job.file, self.suite.root)
                 raise EdgecasesError(f"a Ray worker read other bytes than this machine for this image "
                                      f"(sha256 {row['read'][:12]}…, here "
                                      f"{job.sha256[:12] + '…' if job.sha256 else 'unreadable'})", shown,
@@ -190,7 +193,7 @@ class Predictor:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = batch.to_pylist()
-        jobs = [Job(r["key"], Path(r["file"]), self.plan.transforms[r["t"]] if r["t"] >= 0 else None, int(r["seed"]),
+        jobs = [Job(r["key"], r["file"], self.plan.transforms[r["t"]] if r["t"] >= 0 else None, int(r["seed"]),
                     r["sha256"], measure=False) for r in rows]   # properties: measured.py, on the driver, if asked
         if self.fatal is not None:
             return _table([{"key": job.key, "read": "", "fatal": self.fatal} for job in jobs])

@@ -58,7 +58,7 @@ def file_determined(suite: Suite, has_model_hook: Callable[[Suite], bool]) -> bo
 
 
 def model_recipe(suite: Suite, rootdir: Path, versions: dict[str, str],
-                 digests: Callable[[Sequence[Path]], dict[Path, str]]) -> str | None:
+                 digests: Callable[[Sequence[str]], dict[str, str]]) -> str | None:
     """The recipe key of a file-determined model (check file_determined first); ``digests`` hashes files.
 
     None (build the model) where a file cannot be read or a folder of `defined_by:` links out of the
@@ -72,11 +72,11 @@ def model_recipe(suite: Suite, rootdir: Path, versions: dict[str, str],
         if found is None or not all(f.resolve().is_relative_to(rootdir) for f in found):
             return None   # gone, or a link out of the project: build the model to know it
         files.extend(found)
-    known = digests(files)
-    if not all(known.get(f) for f in files):
+    known = digests([str(f) for f in files])
+    if not all(known.get(str(f)) for f in files):
         return None   # unreadable: the full path reports it (or the factory does)
     # Names too: moving a source file (or weights) from one place to another can change what is built.
-    return keys.recipe_key(spec, [f"{f.relative_to(rootdir).as_posix()}={known[f]}" for f in files], versions)
+    return keys.recipe_key(spec, [f"{f.relative_to(rootdir).as_posix()}={known[str(f)]}" for f in files], versions)
 
 
 def source_files(entry: Path) -> list[Path] | None:

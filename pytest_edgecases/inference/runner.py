@@ -8,7 +8,6 @@ Runner, handed to the session as its ``runner_for``; keys, the cache and judging
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterator, NamedTuple, Protocol, Sequence
 
 from ..records import Prediction
@@ -26,7 +25,7 @@ class Job(NamedTuple):
     """
 
     key: str
-    file: Path
+    file: str           # absolute (Example.file)
     transform: Level | None = None
     seed: int = 0
     sha256: str = ""    # the bytes the key was made from; other bytes are refused, never cached

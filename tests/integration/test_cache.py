@@ -249,7 +249,7 @@ def test_an_image_rewritten_behind_the_same_size_and_mtime_is_hashed_again(tiny_
     image.write_bytes(other)                                           # same size, other pixels,
     os.utime(image, ns=(before.st_atime_ns, before.st_mtime_ns))      # and the old mtime back
     assert inferred_line(pytester.runpytest("--edgecases")) == (24, 1, 23)
-    assert reads[24:] == [image.resolve()]
+    assert reads[24:] == [str(image.resolve())]
 
 
 def test_a_file_changed_since_it_was_hashed_is_refused_not_cached(tiny_project, pytester, monkeypatch):
@@ -259,7 +259,7 @@ def test_a_file_changed_since_it_was_hashed_is_refused_not_cached(tiny_project, 
 
     def swapped(path):
         data, digest = real(path)
-        return (data, "0" * 64) if path.as_posix().endswith("dark/red/000.png") else (data, digest)
+        return (data, "0" * 64) if str(path).endswith("dark/red/000.png") else (data, digest)
 
     monkeypatch.setattr(predict, "read_bytes", swapped)   # as if the file changed after it was hashed
     result = pytester.runpytest("--edgecases", "--edgecases-results=out.json")

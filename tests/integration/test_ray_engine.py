@@ -250,7 +250,7 @@ def test_a_workers_bytes_must_be_the_drivers_even_where_the_driver_read_none(tmp
     """A file this machine could not read (its key is unreadable:PATH) that a worker could: the worker's
     prediction would be cached under that key, so it is refused like any other mismatch."""
     image = tmp_path / "a.png"
-    job = Job("k", image, sha256=here)
+    job = Job("k", str(image), sha256=here)
     block = ray_engine._table([{"key": "k", "read": "f" * 64, "error": None, "labels": [0], "probs": [1.0]}])
     runner = SimpleNamespace(suite=SimpleNamespace(root=tmp_path))
     with pytest.raises(EdgecasesError, match="a Ray worker read other bytes than this machine") as caught:
@@ -259,7 +259,7 @@ def test_a_workers_bytes_must_be_the_drivers_even_where_the_driver_read_none(tmp
     assert str(caught.value.path) == "a.png"
     # The driver's own bytes come back as predictions.
     same = ray_engine._table([{"key": "k", "read": "0" * 64, "error": None, "labels": [0], "probs": [1.0]}])
-    assert ray_engine.RayRunner._received(runner, same, {"k": Job("k", image, sha256="0" * 64)})["k"].top == ((0, 1.0),)
+    assert ray_engine.RayRunner._received(runner, same, {"k": Job("k", str(image), sha256="0" * 64)})["k"].top == ((0, 1.0),)
 
 
 #: A small CNN saved as torch.export and ONNX save it (in a child process: pytester's in-process runs evict

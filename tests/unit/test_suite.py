@@ -69,7 +69,7 @@ categories:
     assert (clean.description, clean.severity, clean.line) == ("Bright", "low", 7)
     assert [e.path for e in clean.examples] == ["data/clean/blue/0.png", "data/clean/blue/1.png",
                                                 "data/clean/red/0.png", "data/clean/red/1.png"]
-    assert clean.examples[0].file == project / "data/clean/blue/0.png"
+    assert clean.examples[0].file == str(project / "data/clean/blue/0.png")
     assert clean.thresholds.min_accuracy == 0.9 and clean.thresholds.max_failures == (("high", 0),)
     th = cams.thresholds
     assert (th.min_accuracy, th.gate, th.min_examples, th.max_group_gap) == (0.8, "lower_bound", 2, 0.1)

@@ -29,7 +29,7 @@ def category(severity: str = "medium", **thresholds) -> Category:
 def scored(label: str = "red", predicted: int | None = 0, confidence: float = 0.9, severity: str | None = None,
            sha: str = "abc", error: str | None = None) -> Scored:
     top = () if predicted is None else ((predicted, confidence), (1 - predicted, 1 - confidence))
-    ex = Example(path="img.png", file=Path("/project/img.png"), label=label, severity=severity)
+    ex = Example(path="img.png", file="/project/img.png", label=label, severity=severity)
     return Scored(ex, Prediction(top=top, error=error), sha)
 
 
@@ -133,7 +133,7 @@ def _judge(pytester: pytest.Pytester, tiny_project, reviews: str, extra: str = "
     suite = load_suite(tiny_project(REVIEWED.replace("severity: high\n", "severity: high\n" + extra)), pytester.path)
     cat = suite.category(category)
     blue = Prediction(top=((1, 0.9), (0, 0.1)))
-    scored = [Scored(ex, blue, hashlib.sha256(ex.file.read_bytes()).hexdigest()) for ex in cat.examples]
+    scored = [Scored(ex, blue, hashlib.sha256(Path(ex.file).read_bytes()).hexdigest()) for ex in cat.examples]
     return judge(suite, cat, scored, load_annotations(suite), today=today)
 
 
