@@ -39,6 +39,23 @@ def test_each_image_is_inferred_once_even_when_categories_share_it(tiny_project,
     assert inferred_line(result) == (24, 24, 0)
 
 
+def test_a_category_run_again_gets_its_verdict_though_its_predictions_were_let_go(tiny_project, pytester, forward_log):
+    """A judged category's predictions are dropped (memory); an item run again, as pytest-rerunfailures
+    does, gets the same verdict, not 'no prediction'. Categories sharing images keep theirs until both are judged."""
+    colours(tiny_project, SHARED)
+    (pytester.path / "listed.csv").write_text("path,label\ndata/clean/red/000.png,red\n")
+    pytester.makeconftest("""
+        def pytest_runtest_call(item):
+            item.runtest()   # then pytest runs it once more
+    """)
+    result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "--edgecases-results=out.json")
+    result.assert_outcomes(passed=3, failed=1)
+    doc = json.loads((pytester.path / "out.json").read_text())
+    judged = {c["category"]: (c["n_examples"], c["n_correct"], c.get("error")) for c in doc["categories"]}
+    assert judged == {"clean": (12, 12, None), "dark": (12, 6, None), "clean_again": (12, 12, None),
+                      "listed": (1, 1, None)}
+
+
 def test_deselected_categories_are_not_inferred(tiny_project, pytester, forward_log):
     colours(tiny_project)
     result = pytester.runpytest("--edgecases", "-p", "no:cacheprovider", "-k", "clean")
@@ -177,3 +194,23 @@ categories:
     assert 0 < correct < len(files)   # the check means something only if the labels are mixed
 
 
+
+
+def test_a_judged_categorys_predictions_go_unless_another_category_still_needs_them():
+    """Inferred.forget: keys and properties of the category go; a prediction goes with its last user."""
+    from types import SimpleNamespace
+
+    from pytest_edgecases.inference.infer import Inferred
+    from pytest_edgecases.records import Prediction
+
+    suite = SimpleNamespace(path=Path("/p/s.yaml"))
+    a, b = (SimpleNamespace(test_name=name, examples=[SimpleNamespace(path=p) for p in paths])
+            for name, paths in (("a", ["x.png", "y.png"]), ("b", ["x.png"])))
+    inferred = Inferred(keys={(suite.path, "a", "x.png"): "kx", (suite.path, "a", "y.png"): "ky",
+                              (suite.path, "b", "x.png"): "kx"},
+                        predictions={"kx": Prediction(top=((0, 1.0),)), "ky": Prediction(top=((1, 1.0),))})
+    inferred.forget(suite, a)
+    assert set(inferred.predictions) == {"kx"} and list(inferred.keys) == [(suite.path, "b", "x.png")]
+    assert inferred.prediction(suite, b, b.examples[0]).top == ((0, 1.0),)
+    inferred.forget(suite, b)
+    assert inferred.predictions == {} and inferred.keys == {}
