@@ -19,7 +19,7 @@ from .baseline import compare_all, load_baseline
 from .errors import EdgecasesError
 from .jobs import export
 from .results import read_results
-from .review_queue import queue_entries
+from .review_queue import REPORT_ENTRIES, queue_head
 
 #: Exit statuses: 0 written, 1 could not write, 2 bad input (as argparse uses for bad arguments).
 OK, WRITE_FAILED, BAD_INPUT = 0, 1, 2
@@ -113,7 +113,8 @@ def _report(args: argparse.Namespace) -> int:
     thumbnailer = getattr(html, "file_thumbnailer", None)   # images are read from rootdir, as the run did
     if thumbnailer is not None and not args.no_thumbnails:
         options["thumbnail"] = thumbnailer(rootdir)
-    options["review_queue"] = queue_entries(results)   # the review queue the run would have written
+    head = queue_head(results, REPORT_ENTRIES)   # the review queue the run would have written, as its report shows it
+    options["review_queue"], options["review_total"] = head.entries, head.total
     context = html.ReportContext(
         title=args.title or f"Edge cases: {suites}",
         generated=dt.datetime.now().isoformat(timespec="seconds"),

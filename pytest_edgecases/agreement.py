@@ -27,7 +27,7 @@ def agreement(examples: Sequence[ExampleResult]) -> Agreement | None:
     else:
         kappa = fleiss_kappa([[v for _, v in e.votes] for e in multi])
         method, n = "Fleiss", len(multi)
-    conflicts = [Conflict(image=e.path, category=e.category, votes=e.votes, comment=e.comment)
+    conflicts = [Conflict(image=e.path, category=e.category, votes=[list(v) for v in e.votes], comment=e.comment)
                  for e in multi if len({v for _, v in e.votes}) > 1]
     return Agreement(method=method, kappa=kappa, n=n, reviewers=reviewers, conflicts=conflicts,
                      words=describe(kappa))

@@ -10,7 +10,6 @@ import functools
 import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
-from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple
 
 from .vocabulary import Severity, Status
@@ -133,9 +132,32 @@ class Saliency:
         return cls(method=str(data.get("method", "")), target=str(data.get("target", "")), grid=grid)
 
 
-#: The metadata and properties of every example result that has none, shared: read-only, so no result can
-#: change another's. With lists and dicts of its own, each result made five empty containers.
-NO_VALUES: Mapping[str, Any] = MappingProxyType({})
+class _NoValues(dict):   # type: ignore[type-arg]
+    """An empty dict that stays empty: shared by every result without metadata or properties, no result
+    can change another's. A dict still (JSON, pickle, copies, plugins' isinstance checks), one object."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("this example result has no metadata or properties: the empty mapping is shared")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse   # type: ignore
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _no_values, ()
+
+    def __copy__(self) -> "_NoValues":
+        return self
+
+    def __deepcopy__(self, memo: Any) -> "_NoValues":
+        return self
+
+
+def _no_values() -> "_NoValues":
+    return NO_VALUES
+
+
+#: The metadata and properties of every example result that has none, shared. With lists and dicts of
+#: its own, each result made five empty containers.
+NO_VALUES: Mapping[str, Any] = _NoValues()
 
 
 # slots: every judged example lives until the outputs are written (no per-instance __dict__); still
@@ -162,7 +184,7 @@ class ExampleResult:
     margin: float | None = None
     sha256: str = ""
     level: str = ""                   # synthetic level id, "" for real images
-    metadata: Mapping[str, str] = field(default_factory=NO_VALUES.copy)   # a dict of its own when built by hand
+    metadata: Mapping[str, str] = field(default_factory=dict)   # NO_VALUES from the judge, where none
     reviewed: bool = False
     verdict: str | None = None        # the reviewers' consensus verdict
     reviewers: tuple[str, ...] = ()
@@ -173,7 +195,7 @@ class ExampleResult:
     error: str | None = None
     accept: tuple[str, ...] = ()
     votes: tuple[tuple[str, str], ...] = ()   # ((reviewer, verdict), …) for agreement
-    properties: Mapping[str, float] = field(default_factory=NO_VALUES.copy)   # to_json(); empty when not known
+    properties: Mapping[str, float] = field(default_factory=dict)   # to_json(); NO_VALUES from the judge where none
     saliency: Saliency | None = None            # for the predicted label (--edgecases-explain, shown examples)
     saliency_expected: Saliency | None = None   # for the expected label, where it is another
 
@@ -451,8 +473,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if kind is tuple:
         return tuple(_plain(v) for v in value)
-    if kind is MappingProxyType:   # NO_VALUES
-        return {k: _plain(v) for k, v in value.items()}
+    if kind is _NoValues:
+        return {}
     if isinstance(value, Enum):   # Status, Severity: the word itself (xdist's transport knows no enums)
         return value.value
     if kind is RunInfo:

@@ -43,6 +43,8 @@ def queue_head(results: Sequence[CategoryResult], limit: int) -> QueueHead:
     With random weights nearly every example of a large suite is queued: a dict for each cost a warm
     rerun of 20,000 images 9 MB at its peak, for a report that shows the first 500.
     """
+    if limit <= 0:
+        return QueueHead([], sum(1 for _ in _picked(results)))
     total = 0
 
     def counted() -> Iterator[_Picked]:

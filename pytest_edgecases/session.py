@@ -16,7 +16,8 @@ from .baseline import Baseline, baseline_checks, compare, load_baseline
 from .errors import EdgecasesError
 from .gcpolicy import freeze_long_lived, paused_gc
 from .inference import predfiles, xdist
-from .inference.infer import Inference, Inferred, Settings
+from .inference.infer import Inference, Settings
+from .inference.inferred import Inferred
 from .inference.runner import RaySettings, Runner, RunnerFactory
 from .inference.shard import Shard
 from .inference.store import PredictionCache
@@ -245,9 +246,8 @@ class EdgecasesSession:
                 try:
                     done = self._judge(suite, category, index)
                 except EdgecasesError as exc:
-                    done = exc
-                finally:
-                    self.inferred.forget(suite, category)
+                    done = exc.with_traceback(None)   # its frames would hold the category's examples
+            self.inferred.forget(suite, category)   # not after a bug of ours: a second try raises it again
             self._judged[place] = done
         if isinstance(done, EdgecasesError):
             raise done

@@ -25,7 +25,8 @@ from .runner import Job
 from .store import PredictionCache
 
 if TYPE_CHECKING:
-    from .infer import Inferred  # which imports this module to store a batch's properties
+    from .inferred import Inferred
+
 
 class Gathered(NamedTuple):
     """How many distinct images' properties came from where (what tests and benchmarks count)."""

@@ -200,7 +200,7 @@ def test_a_judged_categorys_predictions_go_unless_another_category_still_needs_t
     """Inferred.forget: keys and properties of the category go; a prediction goes with its last user."""
     from types import SimpleNamespace
 
-    from pytest_edgecases.inference.infer import Inferred
+    from pytest_edgecases.inference.inferred import Inferred
     from pytest_edgecases.records import Prediction
 
     suite = SimpleNamespace(path=Path("/p/s.yaml"))

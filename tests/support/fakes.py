@@ -21,6 +21,7 @@ class FakeContext:
     rootdir: Path
     thumbnail: Any = None
     review_queue: Any = None
+    review_total: Any = None
     baseline: Any = None
     agreement: Any = None
     failure_cap: Any = None

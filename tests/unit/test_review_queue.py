@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import yaml
 
 from pytest_edgecases.review_queue import render_queue
@@ -59,7 +60,7 @@ def test_the_reports_head_of_the_queue_is_the_whole_queues_first_entries_and_cou
     results = _queued(300)
     everything = queue_entries(results)
     assert len(everything) > 400   # wrong ones, and right ones under the confidence limit
-    for limit in (1, 7, 200, 1000):
+    for limit in (0, 1, 7, 200, 1000):
         head = queue_head(results, limit)
         assert head.entries == everything[:limit] and head.total == len(everything)
 
@@ -74,3 +75,20 @@ def test_the_report_counts_the_whole_queue_when_given_its_head():
     html = render_report(results, ReportContext(review_queue=head.entries, review_total=head.total))
     assert f"Review queue ({head.total})" in html
     assert f"… and {head.total - 200} more in the review-queue file" in html
+
+
+def test_the_shared_empty_metadata_copies_pickles_and_stays_empty():
+    """Results without metadata share one empty mapping: copies and pickles keep it one, and it refuses
+    to be filled (which would fill every result's)."""
+    import copy
+    import pickle
+
+    from pytest_edgecases.records import NO_VALUES
+
+    example = _queued(1)[0].examples[0]
+    example.metadata = NO_VALUES
+    for other in (copy.deepcopy(example), pickle.loads(pickle.dumps(example))):
+        assert other.metadata is NO_VALUES and other.to_dict()["metadata"] == {}
+    with pytest.raises(TypeError):
+        example.metadata["camera"] = "b"   # type: ignore[index]
+    assert NO_VALUES == {}
