@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from pytest_edgecases.inference.predict import _prepare
+from pytest_edgecases.inference.predict import prepare
 from pytest_edgecases.inference.preprocess import Preprocessor
 from pytest_edgecases.inference.runner import Job
 from pytest_edgecases.suite import load_suite
@@ -31,15 +31,15 @@ def main() -> None:
     suite = load_suite(root / args.suite, root)
     pre = Preprocessor(suite.preprocess, suite)
     files = sorted({ex.file for cat in suite.categories for ex in cat.examples}, key=str)
-    jobs = [Job(str(i), f, None, 0, "") for i, f in enumerate(files)]
+    jobs = [Job(str(i), f, None, 0, "", measure=False) for i, f in enumerate(files)]   # as a run without properties
     rates: dict[int, float] = {}
     for threads in (int(t) for t in args.threads.split(",")):
         best = float("inf")
         for _ in range(args.repeat):
             start = time.perf_counter()
             with cf.ThreadPoolExecutor(max_workers=threads) as pool:
-                for value in pool.map(lambda job: _prepare(job, pre), jobs):
-                    assert not isinstance(value, str), value
+                for prepared in pool.map(lambda job: prepare(job, pre), jobs):
+                    assert not isinstance(prepared.value, str), prepared.value
             best = min(best, time.perf_counter() - start)
         rates[threads] = len(jobs) / best
     print(json.dumps(rates))

@@ -18,6 +18,8 @@ from .preprocess import Preprocessor
 from .properties import measure
 from .runner import Job
 
+#: Most decode threads on an accelerator (one per core up to this).
+MAX_DECODE_THREADS = 32
 #: The dtype of each --edgecases-precision (session.PRECISIONS names them).
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -55,7 +57,9 @@ def prepare(job: Job, pre: Preprocessor) -> Prepared:
 def thread_plan(device: torch.device, cores: int | None = None) -> tuple[int, int | None]:
     """(decode threads, torch intra-op threads or None to leave torch's setting) for inference.
 
-    On an accelerator the CPU only decodes: up to four decode threads, torch untouched. On the CPU,
+    On an accelerator the CPU only decodes: a decode thread per core (up to 32), torch untouched, so
+    that a fast GPU is fed as fast as the machine can decode (Pillow's decoders and resizes release the
+    GIL; a thread's Python share is tens of microseconds an image). On the CPU,
     decoding and the forward pass share the cores, and oversubscribing them is what costs: torch's
     OpenMP threads wait at a barrier for whichever of them a decode thread pushed off its core.
     Measured on two cores (docs/performance.md), two decode threads ahead of a one-thread forward
@@ -63,9 +67,9 @@ def thread_plan(device: torch.device, cores: int | None = None) -> tuple[int, in
     half the decode threads' worth of cores is left to decoding, the rest run the forward pass.
     """
     cores = cores or cpu_count()
-    decode = max(2, min(4, cores))
     if device.type != "cpu":
-        return decode, None
+        return max(2, min(MAX_DECODE_THREADS, cores)), None
+    decode = max(2, min(4, cores))
     return decode, max(1, cores - decode // 2)
 
 

@@ -4,6 +4,14 @@ the other units: tests/unit/test_predict.py, test_preprocess.py, test_files.py, 
 timings themselves are benchmarks/bench.py's job.)"""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
 COUNTER = '''
 def pytest_collect_file(file_path, parent):
     if file_path.suffix == ".png":
@@ -138,3 +146,15 @@ def test_results_are_let_go_before_pytests_closing_collections(tiny_project, pyt
     pytester.runpytest("--edgecases").assert_outcomes(passed=1, failed=1)
     alive = (pytester.path / "alive.txt").read_text().splitlines()
     assert alive[0] == "clean 13 0" and alive[1].startswith("dark 13 ")
+
+
+def test_the_decode_benchmark_runs_the_plugins_own_decode_path(tiny_project, pytester):
+    """benchmarks/decode_rate.py (bench.py's decode section) times predict.prepare, the decode threads'
+    work: it must keep up with the code it measures."""
+    tiny_project()
+    env = {**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)}
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "decode_rate.py"), str(pytester.path), "edgecases.yaml",
+                           "--threads", "1,2", "--repeat", "1"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rates = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(rates) == {"1", "2"} and all(rate > 0 for rate in rates.values())

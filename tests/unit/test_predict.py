@@ -15,7 +15,7 @@ from pytest_edgecases.suite import Preprocess
 
 @pytest.mark.parametrize("device, cores, plan", [
     ("cpu", 1, (2, 1)), ("cpu", 2, (2, 1)), ("cpu", 4, (4, 2)), ("cpu", 16, (4, 14)),
-    ("cuda", 2, (2, None)), ("cuda:1", 16, (4, None)), ("mps", 8, (4, None)),
+    ("cuda", 2, (2, None)), ("cuda:1", 16, (16, None)), ("mps", 8, (8, None)), ("cuda", 96, (32, None)),
 ])
 def test_thread_plan(device, cores, plan):
     """On the CPU, decode threads and torch's threads share the cores; on an accelerator torch is left alone."""
