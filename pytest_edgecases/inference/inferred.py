@@ -33,15 +33,18 @@ class Inferred:
     def forget(self, suite: Suite, category: Category) -> None:
         """Let go of a judged category's keys, properties and the predictions no other category uses.
 
-        A large suite's predictions would otherwise live until the run ends, beside the judged results
-        that replace them: at 100,000 images that doubled a warm rerun's peak memory.
+        Otherwise a large suite's predictions would live until the run ends, beside the judged results
+        that replace them.
         """
         if self._uses is None:   # how many examples use each prediction, counted once, when the first goes
             self._uses = collections.Counter(self.keys.values())
-        uses, place = self._uses, (suite.path, category.test_name)
+        uses, path, name = self._uses, suite.path, category.test_name
+        properties, drop_key, drop_prediction = self.properties, self.keys.pop, self.predictions.pop
         for ex in category.examples:
-            self.properties.pop((*place, ex.path), None)
-            key = self.keys.pop((*place, ex.path), None)
+            place = (path, name, ex.path)
+            if properties:
+                properties.pop(place, None)
+            key = drop_key(place, None)
             if key is None:
                 continue
             left = uses[key] - 1
@@ -49,7 +52,7 @@ class Inferred:
                 uses[key] = left
             else:
                 del uses[key]
-                self.predictions.pop(key, None)
+                drop_prediction(key, None)
 
     def clear(self) -> None:
         """Forget every example (the run is over and reported); the suites' run info stays."""

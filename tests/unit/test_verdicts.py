@@ -3,6 +3,7 @@ judgement, from hand-built records and from reviewers' files (pytester's folder 
 inferred). The thresholds judged in whole runs: tests/integration/test_thresholds.py."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import textwrap
@@ -180,3 +181,14 @@ def test_no_max_regressions_check_without_annotation_files(pytester, tiny_projec
     cat = suite.category("clean")
     scored = [Scored(ex, Prediction(top=((0, 0.9),)), "") for ex in cat.examples]
     assert "max_regressions" not in {c.name for c in judge(suite, cat, scored, {}).checks}
+
+
+@pytest.mark.parametrize("item", [scored(), scored(predicted=1), scored(predicted=None, error="unreadable"),
+                                  scored(severity="high", predicted=1), scored(predicted=7)],
+                         ids=["right", "wrong", "error", "own-severity", "index-out-of-labels"])
+def test_an_unreviewed_example_is_judged_as_a_review_that_says_nothing_judges_it(item: Scored):
+    """example_result's short path for examples nobody reviewed gives what the full path gives for a
+    review without verdict, label, severity or waiver (but for the review's own marks)."""
+    short = example_result(category(), item, LABELS, None, TODAY)
+    full = example_result(category(), item, LABELS, Review(()), TODAY)
+    assert short == dataclasses.replace(full, reviewed=False)
