@@ -1,5 +1,6 @@
-"""The plugin's decode path alone (read, verify the digest, decode, resize, to a uint8 tensor: what
-inference/predict.py runs in its decode threads), in images per second for a number of threads.
+"""The plugin's decode path alone (read and hash, decode, resize, to a uint8 tensor: what
+inference/predict.py runs in its decode threads, here with no digest to compare), in images per second
+for a number of threads.
 
 Run by bench.py's ``decode`` section as a child process (it imports torch), so that the figure for
 each thread count can be set against the machine's cores. Usage:

@@ -134,12 +134,30 @@ class Saliency:
 
 class _NoValues(dict):   # type: ignore[type-arg]
     """An empty dict that stays empty: shared by every result without metadata or properties, no result
-    can change another's. A dict still (JSON, pickle, copies, plugins' isinstance checks), one object."""
+    can change another's. A dict still (JSON, pickle, copies, plugins' isinstance checks), one object.
+
+    What would add to it raises TypeError; what an empty dict does without adding (get, pop with a
+    default, clear) it does. Made again with contents (``dataclasses.asdict`` does that), it is a
+    plain dict. ``dict.update(NO_VALUES, …)`` called on the class itself is not guarded.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if _made:
+            return dict(*args, **kwargs)
+        return super().__new__(cls)
 
     def _refuse(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("this example result has no metadata or properties: the empty mapping is shared")
 
-    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse   # type: ignore
+    __setitem__ = setdefault = _refuse   # type: ignore[assignment]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        if any(args) or kwargs:
+            self._refuse()
+
+    def __ior__(self, other: Any) -> "_NoValues":
+        self.update(other)
+        return self
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _no_values, ()
@@ -155,9 +173,11 @@ def _no_values() -> "_NoValues":
     return NO_VALUES
 
 
+_made = False
 #: The metadata and properties of every example result that has none, shared. With lists and dicts of
 #: its own, each result made five empty containers.
 NO_VALUES: Mapping[str, Any] = _NoValues()
+_made = True
 
 
 # slots: every judged example lives until the outputs are written (no per-instance __dict__); still

@@ -250,7 +250,7 @@ class EdgecasesSession:
             self.inferred.forget(suite, category)   # not after a bug of ours: a second try raises it again
             self._judged[place] = done
         if isinstance(done, EdgecasesError):
-            raise done
+            raise done.with_traceback(None)   # each raise would add its frames to the one exception's
         return done
 
     def _judge(self, suite: Suite, category: Category, index: int) -> CategoryResult:

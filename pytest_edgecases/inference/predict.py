@@ -86,7 +86,9 @@ def predict(jobs: Sequence[Job], model: torch.nn.Module, pre: Preprocessor, devi
     autocast = dtype != torch.float32
     done = 0
     decode, torch_threads = thread_plan(device)
-    window = max(2, decode) * batch_size
+    # Up to four batches ahead: enough for up to four decode threads to stay busy, and on an accelerator's
+    # many threads (a batch is decoded by all of them) without holding thousands of decoded images.
+    window = max(2, min(4, decode)) * batch_size
     before = torch.get_num_threads()
     if device.type == "cpu":
         model = channels_last(model)
