@@ -2,6 +2,7 @@
 channels_last on the CPU. (The timings themselves are benchmarks/bench.py's job.)"""
 from __future__ import annotations
 
+import time
 import weakref
 
 import pytest
@@ -75,6 +76,20 @@ def test_no_image_tensor_outlives_its_batch_and_threads_are_restored(tmp_path, s
     next(it)
     it.close()
     assert torch.get_num_threads() == before
+
+
+def test_many_decode_threads_still_hold_at_most_four_batches(tmp_path, solid_image, monkeypatch):
+    """On an accelerator every core decodes (up to 32 threads); the images decoded ahead stay within four
+    batches, not two batches per thread."""
+    monkeypatch.setattr(predict, "thread_plan", lambda device, cores=None: (16, None))
+    jobs = [Job(key=str(i), file=solid_image(tmp_path / f"{i}.png", (i, 0, 0), size=12)) for i in range(96)]
+    suite = type("S", (), {"dir": tmp_path, "display": "s.yaml"})()
+    pre = Tracked(preprocess.Preprocessor(Preprocess(resize=(8, 8)), suite))   # type: ignore[arg-type]
+    most = 0
+    for _ in predict.predict(jobs, Model().eval(), pre, torch.device("cpu"), n_labels=2, batch_size=4):
+        time.sleep(0.01)   # a slow forward pass: the decode threads fill the window meanwhile
+        most = max(most, pre.live())
+    assert 4 < most <= 4 * 4
 
 
 def test_cpu_inference_uses_channels_last_with_the_same_numbers(tmp_path, solid_image):
