@@ -123,7 +123,7 @@ def bench_big(work: Path, args: argparse.Namespace) -> None:
 
 
 def bench_decode(work: Path, args: argparse.Namespace) -> None:
-    """Images per second through the plugin's decode path (predict._prepare) for 1..cores threads."""
+    """Images per second through the plugin's decode path (predict.prepare) for 1..cores threads."""
     root = workload.build_project(work, LIGHT)
     activate(root, "light", categories=LIGHT.categories)
     cores = len(os.sched_getaffinity(0))

@@ -5,7 +5,7 @@ and its transform), so a new model measures nothing again. Each category's are a
 in one row under keys.properties_bundle_key (its images' keys, in order): a warm rerun reads one row
 per category, not one per image (a row per image, read and checked, cost 10 µs: 22% of a 20,000-image
 warm rerun; docs/slices.md has the figures).
-An image inference has just decoded brings its properties with its prediction (predict._prepare);
+An image inference has just decoded brings its properties with its prediction (predict.prepare);
 one whose prediction was cached, or came from a predictions file, is decoded here (once, then stored).
 An image that cannot be read has none.
 

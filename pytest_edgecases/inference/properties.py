@@ -1,6 +1,6 @@
 """Cheap image properties, measured on the image as the model saw it: decoded, transformed, not preprocessed.
 
-Inference measures them on the image it has just decoded (predict._prepare), so they cost no extra
+Inference measures them on the image it has just decoded (predict.prepare), so they cost no extra
 decode; ``measure_files`` decodes for the images inference did not (their predictions were cached
 or came from a predictions file). Slice discovery searches them and `where:` filters on them
 (docs/slices.md defines each). Imports numpy and Pillow (a model run has them; torch is not needed).
