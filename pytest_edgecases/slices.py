@@ -13,7 +13,8 @@ from operator import itemgetter
 from typing import Any
 
 from .errors import printable
-from .records import PROPERTIES, CategoryResult, ExampleResult
+from .prediction import PROPERTIES
+from .records import CategoryResult, ExampleResult
 from .slicefinder import Slice, SliceInput, SliceSettings, find_slices
 
 #: The model's confidence is a column too ("are confident answers wrong?"), but it is known only

@@ -11,7 +11,8 @@ from typing import Any, Mapping, Sequence
 
 from .agreement import agreement
 from .annotations import Review
-from .records import NO_VALUES, CategoryResult, Check, ExampleResult, GroupFigures, ImageProperties, Prediction, RunInfo
+from .prediction import ImageProperties, Prediction
+from .records import NO_VALUES, CategoryResult, Check, ExampleResult, GroupFigures, RunInfo
 from .stats import wilson_interval
 from .suite import Category, Example, Suite
 from .vocabulary import SEVERITIES, Severity, Status

@@ -6,7 +6,7 @@ It is how a slice that slice discovery found (docs/slices.md) becomes a category
 null for "unbounded": `lux: [null, 20]` keeps lux < 20; a range includes its low end, not its high end, the
 same half-open bins slice discovery reports.
 
-A condition on an image property (records.PROPERTIES: `brightness: [null, 0.2]`) cannot be met while
+A condition on an image property (prediction.PROPERTIES: `brightness: [null, 0.2]`) cannot be met while
 the suite is read: the image must be decoded first. ``apply_where`` checks it and hands it back, and
 the session applies it when the run has the properties (``keep_by_properties``), before judging. A
 manifest column with a property's name is the manifest's: the user's data wins.
@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .errors import did_you_mean
 from .examples import Example
-from .records import PROPERTIES, ImageProperties
+from .prediction import PROPERTIES, ImageProperties
 from .validate import Context, kind_of
 from .yamlload import LocDict, LocList
 

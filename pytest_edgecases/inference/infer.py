@@ -21,7 +21,8 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 
 from ..errors import EdgecasesError
 from ..gcpolicy import paused_gc
-from ..records import Prediction, RunInfo
+from ..prediction import Prediction
+from ..records import RunInfo
 from ..suite import Category, Suite
 from . import keys, predfiles, recipe, xdist
 from .device import torch_free_device

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import EdgecasesError
-from ..records import ImageProperties, Prediction, RunInfo
+from ..prediction import ImageProperties, Prediction
+from ..records import RunInfo
 from ..suite import Category, Example, Suite
 
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import torch
 
-from ..records import Prediction
+from ..prediction import Prediction
 from ..suite import Suite
 from . import keys, models
 from .device import resolve_device

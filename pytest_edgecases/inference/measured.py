@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, NamedTuple, Sequence
 
-from ..records import ImageProperties, Prediction
+from ..prediction import ImageProperties, Prediction
 from ..suite import Category, Example, Suite
 from . import keys
 from .properties import Source, measure_files

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, NamedTuple, Sequence
 
 from ..errors import EdgecasesError
-from ..records import TOP_K, Prediction
+from ..prediction import TOP_K, Prediction
 
 #: File suffix -> format.
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl"}
@@ -377,7 +377,7 @@ class Row(NamedTuple):
 def write(path: Path, rows: Sequence[Row]) -> None:
     """Write rows as a predictions file (format by suffix), replacing the file only once it is whole.
 
-    A prediction keeps its top labels only (records.TOP_K): the rest of the probability is spread evenly
+    A prediction keeps its top labels only (prediction.TOP_K): the rest of the probability is spread evenly
     over the other labels, which keeps every row summing to 1 and leaves the top labels as they were.
     """
     fmt = FORMATS.get(path.suffix.lower())

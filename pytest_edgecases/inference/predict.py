@@ -11,7 +11,7 @@ import torch
 
 from ..errors import EdgecasesError
 from ..images import ImageError, cpu_count, decode_rgb, read_bytes
-from ..records import TOP_K, ImageProperties, Prediction
+from ..prediction import TOP_K, ImageProperties, Prediction
 from ..transforms import apply
 from .logits import logits_of
 from .preprocess import Preprocessor

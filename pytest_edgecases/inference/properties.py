@@ -17,7 +17,7 @@ import math
 from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from ..images import ImageError, cpu_count, decode_rgb, read_bytes
-from ..records import ImageProperties
+from ..prediction import ImageProperties
 from ..transforms import Level, apply
 
 if TYPE_CHECKING:

@@ -35,7 +35,7 @@ import torch
 
 from ..errors import EdgecasesError
 from ..examples import project_path
-from ..records import Prediction
+from ..prediction import Prediction
 from ..suite import Suite
 from ..transforms import Level
 from .device import resolve_device

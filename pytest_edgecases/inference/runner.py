@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterator, NamedTuple, Protocol, Sequence
 
-from ..records import Prediction
+from ..prediction import Prediction
 from ..suite import Suite
 from ..transforms import Level
 

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
-from ..records import PROPERTIES, ImageProperties, Prediction
+from ..prediction import PROPERTIES, ImageProperties, Prediction
 
 T = TypeVar("T")
 

@@ -201,7 +201,7 @@ def test_a_judged_categorys_predictions_go_unless_another_category_still_needs_t
     from types import SimpleNamespace
 
     from pytest_edgecases.inference.inferred import Inferred
-    from pytest_edgecases.records import Prediction
+    from pytest_edgecases.prediction import Prediction
 
     suite = SimpleNamespace(path=Path("/p/s.yaml"))
     a, b = (SimpleNamespace(test_name=name, examples=[SimpleNamespace(path=p) for p in paths])

@@ -14,7 +14,7 @@ from pytest_edgecases.errors import EdgecasesError
 from pytest_edgecases.inference import predfiles
 from pytest_edgecases.inference.predfiles import Row, Wanted
 from pytest_edgecases.inference.shard import Shard, parse_shard
-from pytest_edgecases.records import Prediction
+from pytest_edgecases.prediction import Prediction
 
 LABELS = ("red", "blue", "green")
 

@@ -6,7 +6,7 @@ from PIL import Image, ImageFilter
 
 from pytest_edgecases.inference.properties import MAX_SIDE, Source, measure, measure_files
 from pytest_edgecases.inference.store import PredictionCache, checksum
-from pytest_edgecases.records import ImageProperties
+from pytest_edgecases.prediction import ImageProperties
 
 
 def checkerboard(width: int, height: int, low: int = 0, high: int = 255) -> Image.Image:

@@ -9,7 +9,7 @@ import pytest
 from support.store import stamps
 
 from pytest_edgecases.inference.store import PredictionCache, checksum
-from pytest_edgecases.records import Prediction
+from pytest_edgecases.prediction import Prediction
 
 GOOD = Prediction(top=((1, 0.75), (0, 0.25)))
 

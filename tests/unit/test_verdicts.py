@@ -13,7 +13,7 @@ import pytest
 from support.project import SuiteProject, colour_categories, suite_yaml
 
 from pytest_edgecases.annotations import Annotation, Review, Waiver, load_annotations
-from pytest_edgecases.records import Prediction
+from pytest_edgecases.prediction import Prediction
 from pytest_edgecases.suite import Category, Example, Preprocess, Suite, Thresholds, load_suite
 from pytest_edgecases.verdicts import Scored, example_result, judge, unjudged
 
