@@ -20,7 +20,7 @@ UNSTABLE_MARGIN = 0.02
 _SEVERITY_RANK = {s.value: n for n, s in enumerate(Severity.most_severe_first())}
 #: Status and severity words back to their members (a word a later version added stays a plain str).
 _STATUSES: dict[str, str] = {s.value: s for s in Status}
-_SEVERITIES: dict[str, str] = {s.value: s for s in Severity}
+SEVERITY_OF: dict[str, Severity] = {s.value: s for s in Severity}
 
 
 def severity_rank(severity: str) -> int:
@@ -165,7 +165,7 @@ class ExampleResult:
     def from_dict(cls, data: dict[str, Any]) -> "ExampleResult":
         """Inverse of to_dict (ignores keys it does not know, for forward compatibility)."""
         values = _known(cls, data)
-        for name, members in (("severity", _SEVERITIES), ("status", _STATUSES)):
+        for name, members in (("severity", SEVERITY_OF), ("status", _STATUSES)):
             if isinstance(values.get(name), str):
                 values[name] = members.get(values[name], values[name])
         for name in ("top", "votes"):

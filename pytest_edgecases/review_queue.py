@@ -5,6 +5,7 @@ The file is in the annotation format itself, so a reviewer fills `reviewer`, `ve
 """
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import hashlib
 import heapq
@@ -43,8 +44,6 @@ def queue_head(results: Sequence[CategoryResult], limit: int) -> QueueHead:
     With random weights nearly every example of a large suite is queued: a dict for each cost a warm
     rerun of 20,000 images 9 MB at its peak, for a report that shows the first 500.
     """
-    if limit <= 0:
-        return QueueHead([], sum(1 for _ in _picked(results)))
     total = 0
 
     def counted() -> Iterator[_Picked]:
@@ -53,7 +52,9 @@ def queue_head(results: Sequence[CategoryResult], limit: int) -> QueueHead:
             total += 1
             yield picked
 
-    head = heapq.nsmallest(limit, counted(), key=_urgency)   # stable: sorted(...)[:limit]
+    stream = counted()
+    head = heapq.nsmallest(limit, stream, key=_urgency)   # stable: sorted(...)[:limit]
+    collections.deque(stream, maxlen=0)   # the rest counted (a limit of 0 reads none)
     return QueueHead([_entry(*picked) for picked in head], total)
 
 

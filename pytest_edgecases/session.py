@@ -246,11 +246,12 @@ class EdgecasesSession:
                 try:
                     done = self._judge(suite, category, index)
                 except EdgecasesError as exc:
-                    done = exc.with_traceback(None)   # its frames would hold the category's examples
+                    done = exc
             self.inferred.forget(suite, category)   # not after a bug of ours: a second try raises it again
             self._judged[place] = done
         if isinstance(done, EdgecasesError):
-            raise done.with_traceback(None)   # each raise would add its frames to the one exception's
+            # Without the frames of earlier raises: they would hold the category's examples, and pile up.
+            raise done.with_traceback(None)
         return done
 
     def _judge(self, suite: Suite, category: Category, index: int) -> CategoryResult:

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 from .agreement import agreement
 from .annotations import Review
 from .prediction import ImageProperties, Prediction
-from .records import NO_VALUES, CategoryResult, Check, ExampleResult, GroupFigures, RunInfo
+from .records import NO_VALUES, SEVERITY_OF, CategoryResult, Check, ExampleResult, GroupFigures, RunInfo
 from .stats import wilson_interval
 from .suite import Category, Example, Suite
 from .vocabulary import SEVERITIES, Severity, Status
@@ -42,8 +42,7 @@ def example_result(category: Category, item: Scored, labels: Sequence[str], revi
             confidence=pred.confidence, correct=correct, severity=_severity(ex.severity or category.severity),
             status=Status.ERROR if correct is None else Status.CORRECT if correct else Status.FAILURE,
             counted=correct is False, top=_top(pred, labels), margin=pred.margin, sha256=item.sha256,
-            level=category.level_id, metadata=dict(ex.metadata) if ex.metadata else NO_VALUES, error=pred.error,
-            properties=item.properties.to_json() if item.properties is not None else NO_VALUES)
+            level=category.level_id, metadata=_metadata(ex), error=pred.error, properties=_properties(item))
     stale = bool(review and review.sha256 and item.sha256 and review.sha256 != item.sha256)
     active = review if review is not None and not stale else None   # a stale review no longer applies
     label = (active.label if active and active.label else None) or ex.label
@@ -75,14 +74,14 @@ def example_result(category: Category, item: Scored, labels: Sequence[str], revi
         confidence=pred.confidence, correct=correct, severity=severity, status=status, counted=counted,
         top=_top(pred, labels),
         margin=pred.margin, sha256=item.sha256, level=category.level_id,
-        metadata=dict(ex.metadata) if ex.metadata else NO_VALUES,
+        metadata=_metadata(ex),
         reviewed=active is not None, verdict=verdict, reviewers=tuple(review.reviewers) if review else (),
         comment=review.comment if review else "",
         waiver={"reason": waiver.reason, "until": waiver.until.isoformat(), "active": str(waiver.active(today))}
         if waiver else None,
         stale=stale, conflict=bool(active and active.conflict), error=pred.error, accept=accept[1:],
         votes=tuple((a.reviewer, a.verdict) for a in review.entries if a.verdict) if review else (),
-        properties=item.properties.to_json() if item.properties is not None else NO_VALUES)
+        properties=_properties(item))
 
 
 def _top(pred: Prediction, labels: Sequence[str]) -> tuple[tuple[str, float], ...]:
@@ -93,10 +92,15 @@ def _top(pred: Prediction, labels: Sequence[str]) -> tuple[tuple[str, float], ..
 
 def _severity(word: str) -> Severity:
     """Severity(word), without the enum's slower lookup for the words it has."""
-    return _SEVERITY_OF.get(word) or Severity(word)
+    return SEVERITY_OF.get(word) or Severity(word)
 
 
-_SEVERITY_OF = {s.value: s for s in Severity}
+def _metadata(ex: Example) -> Mapping[str, str]:
+    return dict(ex.metadata) if ex.metadata else NO_VALUES
+
+
+def _properties(item: Scored) -> Mapping[str, float]:
+    return item.properties.to_json() if item.properties is not None else NO_VALUES
 
 
 def judge(suite: Suite, category: Category, scored: Sequence[Scored], reviews: Mapping[tuple[str, str], Review],

@@ -34,10 +34,10 @@ import ray.data
 import torch
 
 from ..errors import EdgecasesError
-from ..examples import project_path
 from ..prediction import Prediction
 from ..suite import Suite
 from ..transforms import Level
+from ..validate import shown_path
 from .device import resolve_device
 from .local import ready
 from .predict import DTYPES, channels_last, forward, prepare, thread_plan
@@ -149,9 +149,7 @@ class RayRunner:
             # Bytes read there and none here (unreadable on the driver) are other bytes too: a prediction
             # from them would be cached under the key of a file this machine cannot read.
             if row["read"] and row["read"] != job.sha256:
-                shown = job.file
-                if Path(job.file).is_relative_to(self.suite.root):
-                    shown = project_path(job.file, self.suite.root)
+                shown = shown_path(Path(job.file), self.suite.root)
                 raise EdgecasesError(f"a Ray worker read other bytes than this machine for this image "
                                      f"(sha256 {row['read'][:12]}…, here "
                                      f"{job.sha256[:12] + '…' if job.sha256 else 'unreadable'})", shown,

@@ -72,11 +72,13 @@ def model_recipe(suite: Suite, rootdir: Path, versions: dict[str, str],
         if found is None or not all(f.resolve().is_relative_to(rootdir) for f in found):
             return None   # gone, or a link out of the project: build the model to know it
         files.extend(found)
-    known = digests([str(f) for f in files])
-    if not all(known.get(str(f)) for f in files):
+    names = [str(f) for f in files]
+    known = digests(names)
+    if not all(known.get(name) for name in names):
         return None   # unreadable: the full path reports it (or the factory does)
     # Names too: moving a source file (or weights) from one place to another can change what is built.
-    return keys.recipe_key(spec, [f"{f.relative_to(rootdir).as_posix()}={known[str(f)]}" for f in files], versions)
+    return keys.recipe_key(spec, [f"{f.relative_to(rootdir).as_posix()}={known[name]}"
+                                  for f, name in zip(files, names, strict=True)], versions)
 
 
 def source_files(entry: Path) -> list[Path] | None:

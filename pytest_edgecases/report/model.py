@@ -35,6 +35,10 @@ class ReportContext:
     annotations: Mapping[str, Sequence[str]] = field(default_factory=dict)   # suite file -> `annotations:` places
     slices: Sequence[Slice] = ()             # where errors concentrate (slices.py), most significant first
 
+    def queue_total(self, listed: int) -> int:
+        """The review queue's size: review_total where given, else the ``listed`` entries themselves."""
+        return max(listed, self.review_total or 0)
+
     def __post_init__(self) -> None:
         if isinstance(self.failure_cap, bool) or not isinstance(self.failure_cap, int) or self.failure_cap < 0:
             raise ValueError(f"failure_cap must be a whole number >= 0 (0 shows no thumbnails), "

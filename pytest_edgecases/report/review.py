@@ -131,7 +131,7 @@ def review_data(results: Sequence[CategoryResult], context: ReportContext, gener
     run = hashlib.sha256(json.dumps([generated, [(s.file, s.name) for s in suites],
                                      [(i.suite, i.category, i.image) for i in items]]).encode()).hexdigest()[:16]
     return ReviewData(run=run, generated=generated, suites=suites, items=items,
-                      total=max(len(queue), context.review_total or 0))
+                      total=context.queue_total(len(queue)))
 
 
 def _large_images(items: list[ReviewItem], sources: list[tuple[CategoryResult, ExampleResult] | None],

@@ -354,7 +354,7 @@ def review_section(context: ReportContext) -> ReviewSection | None:
     shown = [QueueEntry(image=e.get("image"), category=e.get("category"), label=e.get("label"),
                         predicted=e.get("predicted"), confidence=e.get("confidence"), reason=e.get("reason"),
                         yaml=_stub(e)) for e in entries[:LIST_CAP]]
-    total = max(len(entries), context.review_total or 0)
+    total = context.queue_total(len(entries))
     return ReviewSection(entries=shown, more=total - len(shown), total=total)
 
 
